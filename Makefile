@@ -1,0 +1,101 @@
+# cite-souveraine: entry points for sysadmins and CI.
+#
+#   make lab        set up this machine if needed, build images, start the lab fleet and
+#                   run site.yml against it (the main job, with the lab as embedded default)
+#   make test       every check: yamllint, ansible-lint, ruff, pytest, every Molecule scenario
+#   make lab-down   remove the lab fleet (containers and networks)
+#   make scenario S=base   one role's Molecule scenario alone (while iterating)
+#   make bench      measure converge times and the test suite, write bench/results.md
+#
+# Everything here runs as root on Debian 12 or 13 (podman, debootstrap).
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON       ?= python3
+VENV         := .venv
+DEBIAN_PKGS  := podman runc debootstrap python3-venv uidmap netavark aardvark-dns
+SUITES       := bookworm trixie
+SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+# Project-scoped podman configuration (see lab/containers.conf and the README).
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export PATH            := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG  := $(CURDIR)/ansible.cfg
+# The lab's "internal mirror": the Debian mirror this machine's apt uses, unless set.
+LAB_DEBIAN_MIRROR ?= $(shell python3 lab/apt_mirror.py)
+export LAB_DEBIAN_MIRROR
+export PY_COLORS       := 0
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help setup images lab lab-up lab-down site lint unit molecule scenario test bench clean
+
+help:
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- set-up -------------------------------------------------------------------------------
+setup: $(VENV)/.installed .cache/apt.done
+
+.cache/apt.done: Makefile
+	@mkdir -p .cache
+	@missing=$$(for p in $(DEBIAN_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	@# The project's own Python packages (sitemodel) are importable from the venv.
+	@echo "$(CURDIR)" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cite-souveraine.pth"
+	@touch $@
+
+images: setup
+	@bash lab/images/build.sh $(SUITES)
+
+# --- the lab ------------------------------------------------------------------------------
+lab: images
+	@$(MAKE) --no-print-directory lab-up site
+	@ansible-playbook lab/summary.yml
+
+lab-up: setup
+	@ansible-playbook lab/up.yml
+
+site: setup
+	@ansible-playbook site.yml
+
+lab-down: setup
+	@ansible-playbook lab/down.yml
+
+# --- tests --------------------------------------------------------------------------------
+lint: setup
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	ruff format --check .
+
+unit: setup
+	pytest tests
+
+molecule: images
+	@for s in $(SCENARIOS); do \
+	  echo "=== molecule scenario $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+scenario: images
+	@test -n "$(S)" || { echo "usage: make scenario S=<one of: $(SCENARIOS)>"; exit 2; }
+	molecule test -s $(S)
+
+test: lint unit molecule
+	@echo "make test: all checks passed"
+
+bench: images
+	@$(VENV)/bin/python -m bench
+
+clean: lab-down
+	rm -rf .cache $(VENV)
