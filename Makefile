@@ -60,7 +60,8 @@ images: setup
 # --- the lab ------------------------------------------------------------------------------
 lab: images
 	@$(MAKE) --no-print-directory lab-up site
-	@ansible-playbook lab/summary.yml
+	@ansible-playbook lab/summary.yml > /dev/null
+	@cat .cache/lab/summary.txt
 
 lab-up: setup
 	@ansible-playbook lab/up.yml
