@@ -2,7 +2,8 @@
 #
 #   make lab        set up this machine if needed, build images, start the lab fleet and
 #                   run site.yml against it (the main job, with the lab as embedded default)
-#   make test       every check: yamllint, ansible-lint, ruff, pytest, every Molecule scenario
+#   make test       every check: yamllint, ansible-lint, ruff, pytest, every Molecule scenario,
+#                   then the lab end to end (make e2e)
 #   make lab-down   remove the lab fleet (containers and networks)
 #   make scenario S=base   one role's Molecule scenario alone (while iterating)
 #   make bench      measure converge times and the test suite, write bench/results.md
@@ -29,10 +30,10 @@ export LAB_DEBIAN_MIRROR
 export PY_COLORS       := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup images lab lab-up lab-down site lint unit molecule scenario test bench clean
+.PHONY: help setup images lab lab-up lab-down site lint unit e2e molecule scenario test bench clean
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up -------------------------------------------------------------------------------
 setup: $(VENV)/.installed .cache/apt.done
@@ -80,7 +81,13 @@ lint: setup
 	ruff format --check .
 
 unit: setup
-	pytest tests
+	pytest -m "not lab" tests
+
+# The lab end to end: bring it up and converge (make lab), then converge again, --check,
+# SSH and time checks from outside (tests/test_lab.py), then tear it down.
+e2e: lab
+	pytest -m lab tests
+	@$(MAKE) --no-print-directory lab-down
 
 molecule: images
 	@for s in $(SCENARIOS); do \
@@ -92,7 +99,7 @@ scenario: images
 	@test -n "$(S)" || { echo "usage: make scenario S=<one of: $(SCENARIOS)>"; exit 2; }
 	molecule test -s $(S)
 
-test: lint unit molecule
+test: lint unit molecule e2e
 	@echo "make test: all checks passed"
 
 bench: images

@@ -48,8 +48,9 @@ def _from_deb822(text: str) -> Iterable[str]:
                 yield uri
 
 
-def debian_mirrors(apt_dir: Path = APT_DIR) -> list[str]:
+def debian_mirrors(apt_dir: Path | None = None) -> list[str]:
     """Return candidate Debian mirrors, in the order apt lists them, without duplicates."""
+    apt_dir = apt_dir or APT_DIR
     found: list[str] = []
     files = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]
     for path in files:

@@ -33,8 +33,7 @@ def test_unattended_upgrades_allow_security_only(host, codename):
     assert out.rc == 0, out.stdout
     allowed = [line for line in out.stdout.splitlines() if line.startswith("Allowed origins are:")]
     assert allowed == [
-        "Allowed origins are: "
-        f"origin=Debian,codename={codename}-security,label=Debian-Security"
+        f"Allowed origins are: origin=Debian,codename={codename}-security,label=Debian-Security"
     ]
     periodic = host.check_output("apt-config dump APT::Periodic")
     assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic

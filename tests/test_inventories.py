@@ -1,0 +1,163 @@
+"""The shipped inventories satisfy the site model; broken ones are refused by the real
+preflight, before any host is contacted; a fifth tenant is a data-only change."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, inventory_json, run
+from sitemodel.validate import errors_from_inventory
+
+INVENTORIES = ["lab", "production"]
+TENANT_IDS = {"ville", "aphp", "paris_habitat", "eau_de_paris"}
+
+
+def _groups(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Ansible's ``groups`` (every host of a group, children included) from --list JSON."""
+
+    def members(group: str) -> set[str]:
+        node = data.get(group, {})
+        found = set(node.get("hosts", []))
+        for child in node.get("children", []):
+            found |= members(child)
+        return found
+
+    names = [g for g in data if g != "_meta"]
+    groups = {g: sorted(members(g)) for g in names}
+    groups["all"] = sorted(data["_meta"]["hostvars"])
+    return groups
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_shipped_inventory_is_consistent(name: str) -> None:
+    data = inventory_json(ROOT / "inventory" / name)
+    hostvars = data["_meta"]["hostvars"]
+    any_host = next(iter(hostvars.values()))
+    assert {t["id"] for t in any_host["site_tenants"]} == TENANT_IDS
+    found = errors_from_inventory(
+        any_host["site_tenants"], any_host["site_shared_networks"], _groups(data), hostvars
+    )
+    assert found == []
+    for tenant in TENANT_IDS:
+        assert _groups(data)[tenant], f"{name}: tenant {tenant} has no host"
+
+
+@pytest.fixture
+def lab_copy(tmp_path: Path) -> Path:
+    """A copy of the lab inventory whose hosts do not exist: any connection would fail."""
+    inv = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory" / "lab", inv)
+    (inv / "group_vars" / "all" / "unreachable.yml").write_text(
+        "ansible_connection: ssh\nansible_host: 192.0.2.1\nansible_ssh_timeout: 1\n"
+        "site_apt_mirror: http://mirror.invalid/debian\n",
+        encoding="utf-8",
+    )
+    return inv
+
+
+def _edit(path: Path, change: Any) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _preflight(inventory: Path) -> tuple[int, str]:
+    result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/preflight.yml"])
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_preflight_accepts_the_lab_without_contacting_hosts(lab_copy: Path) -> None:
+    rc, out = _preflight(lab_copy)
+    assert rc == 0, out
+    assert "unreachable=0" in out
+    assert "UNREACHABLE" not in out
+
+
+def _dup_vlan(d: dict[str, Any]) -> None:
+    d["site_tenants"][1]["vlan"] = d["site_tenants"][0]["vlan"]
+
+
+def _overlap(d: dict[str, Any]) -> None:
+    d["site_tenants"][2]["ipv4"] = "10.210.0.0/16"
+
+
+def _unknown_flow(d: dict[str, Any]) -> None:
+    d["site_tenants"][0]["services"][0]["from"] = ["ville", "hopital_x"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_dup_vlan, "duplicate VLAN id 110: 'ville' and 'aphp'"),
+        (_overlap, "overlapping prefixes: 'paris_habitat' 10.210.0.0/16 and 'admin' 10.210.0.0/24"),
+        (_unknown_flow, "tenant 'ville' service 'https' allows unknown network 'hopital_x'"),
+    ],
+    ids=["duplicate-vlan", "overlapping-prefix", "unknown-flow-target"],
+)
+def test_preflight_refuses_a_broken_model_before_any_host(
+    lab_copy: Path, change: Any, expected: str
+) -> None:
+    _edit(lab_copy / "group_vars" / "all" / "tenants.yml", change)
+    rc, out = _preflight(lab_copy)
+    assert rc != 0
+    assert expected in out
+    assert "UNREACHABLE" not in out
+
+
+def test_preflight_refuses_a_host_outside_its_tenant(lab_copy: Path) -> None:
+    def move(d: dict[str, Any]) -> None:
+        d["all"]["children"]["tenants"]["children"]["aphp"]["hosts"]["aphp-dpi01"][
+            "site_address"
+        ] = "10.210.10.99"
+
+    _edit(lab_copy / "hosts.yml", move)
+    rc, out = _preflight(lab_copy)
+    assert rc != 0
+    assert "host 'aphp-dpi01': address 10.210.10.99 is outside tenant 'aphp'" in out
+
+
+def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
+    def add_tenant(d: dict[str, Any]) -> None:
+        d["site_tenants"].append(
+            {
+                "id": "bibliotheques",
+                "name": "Bibliothèques de Paris",
+                "vlan": 150,
+                "ipv4": "10.210.50.0/24",
+                "admin_group": "adm_bibliotheques",
+                "services": [
+                    {"name": "https", "port": 443, "proto": "tcp", "from": ["bibliotheques"]}
+                ],
+            }
+        )
+
+    def add_host(d: dict[str, Any]) -> None:
+        d["all"]["children"]["tenants"]["children"]["bibliotheques"] = {
+            "hosts": {"bib-web01": {"site_address": "10.210.50.11"}}
+        }
+
+    _edit(lab_copy / "group_vars" / "all" / "tenants.yml", add_tenant)
+    _edit(lab_copy / "hosts.yml", add_host)
+    rc, out = _preflight(lab_copy)
+    assert rc == 0, out
+    result = run(
+        [
+            str(BIN / "ansible"),
+            "-i",
+            str(lab_copy),
+            "bib-web01",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            "var=site_network",
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"site_network": "bibliotheques"' in result.stdout or "site_network: bibliotheques" in (
+        result.stdout
+    )

@@ -1,0 +1,160 @@
+"""The site model's validation: each broken inventory gets an error naming the culprit."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sitemodel import parse_model, site_errors
+
+SHARED: list[dict[str, Any]] = [
+    {"id": "admin", "vlan": 10, "ipv4": "10.0.10.0/24", "groups": ["bastions"]},
+    {"id": "infra", "vlan": 20, "ipv4": "10.0.20.0/24", "groups": ["log_servers"]},
+]
+TENANTS: list[dict[str, Any]] = [
+    {
+        "id": "ville",
+        "vlan": 110,
+        "ipv4": "10.10.0.0/16",
+        "ipv6": "fd00:110::/48",
+        "admin_group": "adm_ville",
+        "services": [{"name": "https", "port": 443, "proto": "tcp", "from": ["ville"]}],
+    },
+    {"id": "aphp", "vlan": 120, "ipv4": "10.20.0.0/16", "admin_group": "adm_aphp"},
+]
+HOSTS: dict[str, tuple[str | None, list[str]]] = {
+    "bastion01": ("10.0.10.11", ["all", "bastions"]),
+    "logs01": ("10.0.20.11", ["all", "infra", "log_servers"]),
+    "ville-web01": ("10.10.0.11", ["all", "tenants", "ville"]),
+    "aphp-dpi01": ("10.20.0.11", ["all", "tenants", "aphp"]),
+}
+
+
+def errors(tenants: Any = None, shared: Any = None, hosts: Any = None) -> list[str]:
+    return site_errors(
+        parse_model(
+            TENANTS if tenants is None else tenants,
+            SHARED if shared is None else shared,
+            HOSTS if hosts is None else hosts,
+        )
+    )
+
+
+def tenants_with(index: int, **changes: Any) -> list[dict[str, Any]]:
+    tenants = copy.deepcopy(TENANTS)
+    tenants[index].update(changes)
+    return tenants
+
+
+def test_a_consistent_model_has_no_error() -> None:
+    assert errors() == []
+    model = parse_model(TENANTS, SHARED, HOSTS)
+    assert [t.id for t in model.tenants] == ["ville", "aphp"]
+    assert model.tenants[0].services[0].sources == ("ville",)
+
+
+@pytest.mark.parametrize(
+    ("tenants", "expected"),
+    [
+        (
+            tenants_with(1, ipv4="10.10.128.0/17"),
+            "overlapping prefixes: 'ville' 10.10.0.0/16 and 'aphp' 10.10.128.0/17",
+        ),
+        (tenants_with(1, ipv6="fd00:110:0:1::/64"), "overlapping prefixes: 'ville' fd00:110::/48"),
+        (tenants_with(1, vlan=110), "duplicate VLAN id 110: 'ville' and 'aphp'"),
+        (tenants_with(1, id="ville"), "duplicate network id 'ville'"),
+        (tenants_with(1, vlan=5000), "tenant 'aphp': vlan 5000 is outside 1-4094"),
+        (tenants_with(1, ipv4="10.20.0.1/16"), "tenant 'aphp' ipv4: '10.20.0.1/16' is not a valid"),
+        (tenants_with(1, ipv4="fd00::/64"), "tenant 'aphp' ipv4: fd00::/64 is not an IPv4 prefix"),
+        (tenants_with(1, admin_group=""), "tenant 'aphp': admin_group is required"),
+        (tenants_with(1, id="AP-HP"), "tenant 'AP-HP': id must match"),
+        (
+            tenants_with(0, services=[{"name": "https", "port": 443, "from": ["hopital"]}]),
+            "tenant 'ville' service 'https' allows unknown network 'hopital'",
+        ),
+        (
+            tenants_with(0, services=[{"name": "dns", "port": 53, "proto": "icmp", "from": []}]),
+            "tenant 'ville' service 'dns': proto 'icmp' is not one of tcp, udp",
+        ),
+        (
+            tenants_with(0, services=[{"name": "x", "port": 70000, "from": []}]),
+            "tenant 'ville' service 'x': port 70000 is outside 1-65535",
+        ),
+        ({"ville": {}}, "site_tenants: expected a list, got dict"),
+    ],
+    ids=[
+        "overlap-v4",
+        "overlap-v6",
+        "dup-vlan",
+        "dup-id",
+        "bad-vlan",
+        "host-bits",
+        "v6-as-v4",
+        "no-admin-group",
+        "bad-id",
+        "unknown-flow-target",
+        "bad-proto",
+        "bad-port",
+        "not-a-list",
+    ],
+)
+def test_broken_networks_are_named(tenants: Any, expected: str) -> None:
+    found = errors(tenants=tenants)
+    assert any(expected in e for e in found), found
+
+
+@pytest.mark.parametrize(
+    ("host", "value", "expected"),
+    [
+        (
+            "aphp-dpi01",
+            ("10.10.0.11", ["tenants", "aphp"]),
+            "duplicate address 10.10.0.11: hosts aphp-dpi01, ville-web01",
+        ),
+        (
+            "aphp-dpi01",
+            ("10.10.0.12", ["tenants", "aphp"]),
+            "host 'aphp-dpi01': address 10.10.0.12 is outside tenant 'aphp' prefix 10.20.0.0/16",
+        ),
+        ("aphp-dpi01", ("10.20.0.0", ["tenants", "aphp"]), "is outside tenant 'aphp'"),
+        (
+            "aphp-dpi01",
+            ("10.20.0.11", ["tenants", "aphp", "ville"]),
+            "host 'aphp-dpi01' is in several networks: 'ville', 'aphp'",
+        ),
+        (
+            "aphp-dpi01",
+            ("10.20.0.11", ["tenants", "hopital"]),
+            "host 'aphp-dpi01' belongs to no tenant and no shared network; unknown tenant group "
+            "among ['hopital']",
+        ),
+        ("aphp-dpi01", ("10.20.0.11", ["ungrouped"]), "host 'aphp-dpi01' belongs to no tenant"),
+        ("aphp-dpi01", (None, ["tenants", "aphp"]), "host 'aphp-dpi01' has no site_address"),
+        ("aphp-dpi01", ("10.20.0.x", ["tenants", "aphp"]), "site_address '10.20.0.x' is not IPv4"),
+        ("logs02", ("10.0.10.50", ["infra", "log_servers"]), "outside shared 'infra'"),
+    ],
+    ids=[
+        "dup-address",
+        "outside-prefix",
+        "network-address",
+        "two-tenants",
+        "unknown-tenant",
+        "no-tenant",
+        "no-address",
+        "bad-address",
+        "shared-outside",
+    ],
+)
+def test_broken_hosts_are_named(host: str, value: Any, expected: str) -> None:
+    hosts = {**HOSTS, host: value}
+    found = errors(hosts=hosts)
+    assert any(expected in e for e in found), found
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    tenants = tenants_with(1, vlan=110, ipv4="10.10.0.0/24")
+    hosts = {**HOSTS, "x": (None, ["tenants", "nowhere"])}
+    found = errors(tenants=tenants, hosts=hosts)
+    assert len(found) >= 3, found
