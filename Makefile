@@ -6,7 +6,8 @@
 #                   then the lab end to end (make e2e)
 #   make lab-down   remove the lab fleet (containers and networks)
 #   make scenario S=base   one role's Molecule scenario alone (while iterating)
-#   make bench      measure converge times and the test suite, write bench/results.md
+#   make bench      measure converge times, Pulumi evaluation and the test suite, write
+#                   bench/results.md and the README figures (BENCH_ARGS="--only lab")
 #
 # Everything here runs as root on Debian 12 or 13 (podman, debootstrap).
 
@@ -33,7 +34,7 @@ export ANSIBLE_FORCE_COLOR := 0
 .PHONY: help setup images lab lab-up lab-down site lint unit e2e molecule scenario test bench clean
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
 
 # --- set-up -------------------------------------------------------------------------------
 setup: $(VENV)/.installed .cache/apt.done
@@ -103,7 +104,7 @@ test: lint unit molecule e2e
 	@echo "make test: all checks passed"
 
 bench: images
-	@$(VENV)/bin/python -m bench
+	@$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean: lab-down
 	rm -rf .cache $(VENV)

@@ -1,0 +1,1 @@
+"""Benchmarks of the project (``make bench``): measured figures, never pass/fail tests."""

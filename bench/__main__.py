@@ -1,0 +1,106 @@
+"""Measure the lab's converge times and the test suite, write bench/results.md and the
+README's figures block.
+
+    python -m bench                 everything (lab converges, then the whole `make test`)
+    python -m bench --only lab      the lab converges only
+    python -m bench --only pulumi   the Pulumi evaluation (see bench/pulumi_eval.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.md"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- BEGIN BENCH (make bench) -->", "<!-- END BENCH -->"
+
+
+def timed(label: str, cmd: list[str]) -> tuple[str, str]:
+    """Run a command from the repository root; return (label, seconds) or fail loudly."""
+    print(f"bench: {label}: {' '.join(cmd)}", flush=True)
+    start = time.monotonic()
+    result = subprocess.run(cmd, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+    elapsed = time.monotonic() - start
+    if result.returncode != 0:
+        sys.exit(f"bench: {label} failed (exit {result.returncode}); no figure recorded")
+    return label, f"{elapsed:.0f} s"
+
+
+def lab() -> list[tuple[str, str]]:
+    make = ["make", "--no-print-directory"]
+    subprocess.run([*make, "lab-down"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    rows = [
+        timed("lab: containers and networks up (make lab-up)", [*make, "lab-up"]),
+        timed("lab: first converge of site.yml", ["ansible-playbook", "site.yml"]),
+        timed("lab: second converge of site.yml (0 changed)", ["ansible-playbook", "site.yml"]),
+        timed("lab: site.yml --check, converged", ["ansible-playbook", "site.yml", "--check"]),
+    ]
+    subprocess.run([*make, "lab-down"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return rows
+
+
+def tests() -> list[tuple[str, str]]:
+    return [timed("make test (lint, pytest, every Molecule scenario, lab e2e)", ["make", "test"])]
+
+
+def pulumi() -> list[tuple[str, str]]:
+    from bench.pulumi_eval import measure
+
+    return measure()
+
+
+SUITES: dict[str, Callable[[], list[tuple[str, str]]]] = {
+    "lab": lab,
+    "pulumi": pulumi,
+    "tests": tests,
+}
+
+
+def _replace_block(text: str, begin: str, end: str, body: str) -> str:
+    if begin not in text or end not in text:
+        return text
+    head, rest = text.split(begin, 1)
+    return f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def write(rows: dict[str, list[tuple[str, str]]]) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{os.cpu_count()} cores, {platform.platform()}"
+    previous = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
+    for suite, suite_rows in rows.items():
+        table = "\n".join(
+            ["| Measure | Value |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in suite_rows)]
+        )
+        body = f"Measured {stamp} on {machine}.\n\n{table}"
+        begin, end = f"<!-- BEGIN {suite} -->", f"<!-- END {suite} -->"
+        if begin not in previous:
+            previous += f"\n## {suite}\n\n{begin}\n{end}\n"
+        previous = _replace_block(previous, begin, end, body)
+    if not previous.startswith("# "):
+        previous = "# Benchmark results (written by `make bench`)\n" + previous
+    RESULTS.write_text(previous, "utf-8")
+    readme = README.read_text("utf-8")
+    figures = previous.split("\n", 1)[1].strip()
+    README.write_text(_replace_block(readme, BEGIN, END, figures), "utf-8")
+    print(f"bench: wrote {RESULTS.relative_to(ROOT)} and the README's figures")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=sorted(SUITES), action="append")
+    args = parser.parse_args()
+    chosen = args.only or ["lab", "pulumi", "tests"]
+    write({name: SUITES[name]() for name in chosen})
+
+
+if __name__ == "__main__":
+    main()

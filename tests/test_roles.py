@@ -1,0 +1,41 @@
+"""Every role is complete: specs, documented defaults, README in sync, its own scenario."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+
+
+def test_there_are_roles() -> None:
+    assert {"base", "time"} <= set(ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_is_complete(role: str) -> None:
+    path = ROOT / "roles" / role
+    for part in ("meta/argument_specs.yml", "meta/main.yml", "defaults/main.yml", "README.md"):
+        assert (path / part).is_file(), f"{role}: {part} is missing"
+    assert (ROOT / "molecule" / role / "molecule.yml").is_file(), f"{role}: no Molecule scenario"
+    assert list((ROOT / "molecule" / role / "tests").glob("test_*.py")), f"{role}: no testinfra"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_default_is_specified_and_prefixed(role: str) -> None:
+    path = ROOT / "roles" / role
+    defaults = yaml.safe_load((path / "defaults" / "main.yml").read_text("utf-8")) or {}
+    specs = yaml.safe_load((path / "meta" / "argument_specs.yml").read_text("utf-8"))
+    options = specs["argument_specs"]["main"]["options"]
+    assert set(defaults) - set(options) == set(), "defaults missing from argument_specs"
+    assert [v for v in options if not v.startswith(f"{role}_")] == []
+
+
+def test_readmes_match_argument_specs() -> None:
+    result = run([sys.executable, str(Path("tools") / "role_docs.py"), "--check"])
+    assert result.returncode == 0, result.stdout
