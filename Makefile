@@ -26,7 +26,9 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export PATH            := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG  := $(CURDIR)/ansible.cfg
 # The lab's "internal mirror": the Debian mirror this machine's apt uses, unless set.
-LAB_DEBIAN_MIRROR ?= $(shell python3 lab/apt_mirror.py)
+ifeq ($(strip $(LAB_DEBIAN_MIRROR)),)
+LAB_DEBIAN_MIRROR := $(shell python3 lab/apt_mirror.py)
+endif
 export LAB_DEBIAN_MIRROR
 export PY_COLORS       := 0
 export ANSIBLE_FORCE_COLOR := 0
@@ -57,6 +59,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@touch $@
 
 images: setup
+	@test -n "$(LAB_DEBIAN_MIRROR)" || { echo "no Debian mirror in /etc/apt: set LAB_DEBIAN_MIRROR"; exit 2; }
+	@echo "lab Debian mirror: $(LAB_DEBIAN_MIRROR)"
 	@bash lab/images/build.sh $(SUITES)
 
 # --- the lab ------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The Pulumi program's package (pulumi/fleet), importable as `fleet` like Pulumi does.
+sys.path.insert(0, str(ROOT / "pulumi"))
 
 
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,29 @@
+"""Pulumi program of the data center's VM fleet (see README.md beside this file).
+
+Stack configuration:
+  fleet:spec                 path of the fleet file (default fleets/<stack>.yaml)
+  fleet:consolePasswordHash  optional secret: crypt hash of the bootstrap account's
+                             console password (pulumi config set --secret ...)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # fleet/ and the repository's sitemodel/
+
+from fleet.program import build  # noqa: E402
+from fleet.spec import load_spec  # noqa: E402
+
+import pulumi  # noqa: E402
+
+config = pulumi.Config("fleet")
+stack = pulumi.get_stack()
+fleet = build(
+    load_spec(HERE / (config.get("spec") or f"fleets/{stack}.yaml"), stack),
+    config.get_secret("consolePasswordHash"),
+)
+pulumi.export("ansible_inventory", fleet.inventory)
+pulumi.export("summary", fleet.summary())

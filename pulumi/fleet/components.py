@@ -1,0 +1,128 @@
+"""ComponentResources: what belongs together on one hypervisor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import pulumi
+from fleet import libvirt
+from fleet.spec import Hypervisor, VmGroup
+from sitemodel import Network
+
+
+class HypervisorStorage(pulumi.ComponentResource):
+    """The hypervisor's storage pool and one base volume per image."""
+
+    def __init__(
+        self, hv: Hypervisor, images: Mapping[str, str], provider: pulumi.ProviderResource
+    ) -> None:
+        super().__init__("cite:fleet:HypervisorStorage", hv.name)
+        opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.pool = libvirt.pool(f"{hv.name}-{hv.pool.name}", hv.pool.path, opts)
+        self.pool_name: pulumi.Output[str] = self.pool.name
+        after_pool = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.pool])
+        self.base_volumes = {
+            image: libvirt.base_volume(
+                f"{hv.name}-base-{image}", self.pool.name, source, after_pool
+            )
+            for image, source in sorted(images.items())
+        }
+        self.register_outputs({"pool": self.pool.name})
+
+
+class TenantNetwork(pulumi.ComponentResource):
+    """One tenant's (or shared zone's) network on one hypervisor, bound to its VLAN's
+    bridge. Every hypervisor names it ``cs-<id>``, so a VM keeps its network if moved."""
+
+    def __init__(
+        self, hv: Hypervisor, network: Network, bridge: str, provider: pulumi.ProviderResource
+    ) -> None:
+        super().__init__("cite:fleet:TenantNetwork", f"{hv.name}-{network.id}")
+        opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.tenant = network.id
+        self.network = libvirt.bridged_network(
+            f"{hv.name}-net-{network.id}", f"cs-{network.id}", bridge, opts
+        )
+        self.register_outputs({"bridge": bridge, "vlan": network.vlan})
+
+
+def cloud_config(name: str, admin_keys: Sequence[str], password_hash: str | None) -> str:
+    """First-boot configuration: the bootstrap sysadmin's keys; Ansible does the rest."""
+    config: dict[str, object] = {
+        "hostname": name,
+        "ssh_pwauth": False,
+        "disable_root": True,
+        "users": [
+            {
+                "name": "exploit",
+                "groups": ["sudo"],
+                "shell": "/bin/bash",
+                "lock_passwd": password_hash is None,
+                **({"passwd": password_hash} if password_hash else {}),
+                "ssh_authorized_keys": list(admin_keys),
+            }
+        ],
+    }
+    return "#cloud-config\n" + json.dumps(config, indent=2, sort_keys=True)
+
+
+def gateway(network: Network) -> str:
+    """The network's first host: its router, which also relays DNS."""
+    return str(network.ipv4.network_address + 1)
+
+
+def network_config(address: str, network: Network) -> str:
+    """Static address in the tenant's prefix, default route and DNS via its router."""
+    config = {
+        "version": 2,
+        "ethernets": {
+            "primary": {
+                "match": {"name": "en*"},
+                "addresses": [f"{address}/{network.ipv4.prefixlen}"],
+                "routes": [{"to": "default", "via": gateway(network)}],
+                "nameservers": {"addresses": [gateway(network)]},
+            }
+        },
+    }
+    return json.dumps(config, indent=2, sort_keys=True)
+
+
+class VirtualMachine(pulumi.ComponentResource):
+    """A VM: its disk cloned from the base image, its cloud-init disk, its domain."""
+
+    def __init__(
+        self,
+        name: str,
+        group: VmGroup,
+        address: str,
+        network: Network,
+        storage: HypervisorStorage,
+        tenant_net: TenantNetwork,
+        domain_type: str,
+        user_data: pulumi.Output[str],
+        provider: pulumi.ProviderResource,
+    ) -> None:
+        super().__init__("cite:fleet:VirtualMachine", name)
+        opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.tenant = network.id
+        self.address = address
+        base = storage.base_volumes[group.image]
+        disk = libvirt.disk_volume(f"{name}-disk", storage.pool_name, base.id, group.disk_gib, opts)
+        init = libvirt.cloud_init(
+            name, storage.pool_name, user_data, network_config(address, network), opts
+        )
+        self.domain = libvirt.domain(
+            name,
+            domain_type,
+            group.vcpu,
+            group.memory_gib,
+            disk.id,
+            init.id,
+            tenant_net.network.id,
+            address,
+            opts,
+        )
+        self.network_id: pulumi.Output[str] = tenant_net.network.id
+        self.user_data = user_data
+        self.register_outputs({"address": address, "tenant": network.id})

@@ -1,0 +1,102 @@
+"""Everything that knows pulumi-libvirt lives here.
+
+pulumi-libvirt 0.5.4 is archived upstream: when it is replaced, only this module changes;
+components.py calls these functions with plain values and Pulumi options.
+"""
+
+from __future__ import annotations
+
+import pulumi_libvirt as libvirt
+
+import pulumi
+
+Resource = pulumi.CustomResource
+
+
+def provider(name: str, uri: str) -> libvirt.Provider:
+    return libvirt.Provider(f"hv-{name}", uri=uri)
+
+
+def pool(name: str, path: str, opts: pulumi.ResourceOptions) -> libvirt.Pool:
+    return libvirt.Pool(name, name=name, type="dir", path=path, opts=opts)
+
+
+def base_volume(
+    name: str, pool_name: pulumi.Input[str], source: str, opts: pulumi.ResourceOptions
+) -> libvirt.Volume:
+    return libvirt.Volume(name, name=name, pool=pool_name, source=source, format="qcow2", opts=opts)
+
+
+def disk_volume(
+    name: str,
+    pool_name: pulumi.Input[str],
+    base_id: pulumi.Input[str],
+    size_gib: int,
+    opts: pulumi.ResourceOptions,
+) -> libvirt.Volume:
+    return libvirt.Volume(
+        name,
+        name=f"{name}.qcow2",
+        pool=pool_name,
+        base_volume_id=base_id,
+        size=size_gib * 1024**3,
+        format="qcow2",
+        opts=opts,
+    )
+
+
+def bridged_network(
+    resource_name: str, network_name: str, bridge: str, opts: pulumi.ResourceOptions
+) -> libvirt.Network:
+    """A libvirt network bound to the host bridge that carries one VLAN."""
+    return libvirt.Network(
+        resource_name, name=network_name, mode="bridge", bridge=bridge, autostart=True, opts=opts
+    )
+
+
+def cloud_init(
+    name: str,
+    pool_name: pulumi.Input[str],
+    user_data: pulumi.Input[str],
+    network_config: str,
+    opts: pulumi.ResourceOptions,
+) -> libvirt.CloudInitDisk:
+    return libvirt.CloudInitDisk(
+        name,
+        name=f"{name}-cloudinit.iso",
+        pool=pool_name,
+        user_data=user_data,
+        network_config=network_config,
+        opts=opts,
+    )
+
+
+def domain(
+    name: str,
+    domain_type: str,
+    vcpu: int,
+    memory_gib: int,
+    volume_id: pulumi.Input[str],
+    cloudinit_id: pulumi.Input[str],
+    network_id: pulumi.Input[str],
+    address: str,
+    opts: pulumi.ResourceOptions,
+) -> libvirt.Domain:
+    return libvirt.Domain(
+        name,
+        name=name,
+        type=domain_type,
+        vcpu=vcpu,
+        memory=memory_gib * 1024,
+        autostart=True,
+        running=True,
+        cloudinit=cloudinit_id,
+        disks=[libvirt.DomainDiskArgs(volume_id=volume_id)],
+        network_interfaces=[
+            libvirt.DomainNetworkInterfaceArgs(
+                network_id=network_id, hostname=name, addresses=[address]
+            )
+        ],
+        consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
+        opts=opts,
+    )

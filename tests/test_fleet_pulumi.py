@@ -1,0 +1,171 @@
+"""The Pulumi program under Pulumi's own mocks (no CLI, no libvirt host).
+
+Every test returns an Output built from the resources it checks, decorated with
+``pulumi.runtime.test``, so its assertions run once the values resolve; the first test
+proves that a failing assertion inside an Output does fail the test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from fleet.program import Fleet, build
+from fleet.spec import FleetError, load_spec
+from pulumi.runtime import rpc
+
+import pulumi
+from conftest import ROOT
+
+SECRET_HASH = "$6$rounds=65536$cite$ZmFrZWhhc2hmb3J0ZXN0c29ubHkuZG9ub3R1c2U"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every resource the program registers, with its inputs."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+
+@pytest.fixture
+def mocks() -> RecordingMocks:
+    recorder = RecordingMocks()
+    pulumi.runtime.set_mocks(recorder, project="cite-souveraine-fleet", stack="test", preview=False)
+    return recorder
+
+
+def settled(fleet: Fleet) -> pulumi.Output[list[Any]]:
+    """Resolves once every domain (the last resource of each VM) is registered."""
+    return pulumi.Output.all(*[vm.domain.id for vm in fleet.vms])
+
+
+def test_an_assertion_inside_an_output_fails_the_test(mocks: RecordingMocks) -> None:
+    @pulumi.runtime.test
+    def wrong_expectation() -> pulumi.Output[None]:
+        fleet = build(load_spec(ROOT / "pulumi/fleets/lab.yaml"))
+
+        def check(name: str) -> None:
+            assert name == "not-the-bastion", "assertion inside apply ran"
+
+        return fleet.vms[0].domain.name.apply(check)
+
+    with pytest.raises(AssertionError, match="assertion inside apply ran"):
+        wrong_expectation()
+
+
+@pulumi.runtime.test
+def test_lab_stack_resources(mocks: RecordingMocks) -> pulumi.Output[None]:
+    fleet = build(load_spec(ROOT / "pulumi/fleets/lab.yaml"))
+
+    def check(_: list[Any]) -> None:
+        counts = Counter(r.typ for r in mocks.resources)
+        assert counts["pulumi:providers:libvirt"] == 1
+        assert counts["libvirt:index/pool:Pool"] == 1
+        assert counts["libvirt:index/network:Network"] == 6  # 4 tenants + admin + infra
+        assert counts["libvirt:index/domain:Domain"] == 9
+        assert counts["libvirt:index/cloudInitDisk:CloudInitDisk"] == 9
+        assert counts["libvirt:index/volume:Volume"] == 9 + 2  # VM disks + 2 base images
+        assert counts["cite:fleet:VirtualMachine"] == 9
+        domains = mocks.of_type("libvirt:index/domain:Domain")
+        assert {d.inputs["type"] for d in domains} == {"qemu"}
+
+    return settled(fleet).apply(check)
+
+
+@pulumi.runtime.test
+def test_paris_stack_resources_and_isolation(mocks: RecordingMocks) -> pulumi.Output[None]:
+    spec = load_spec(ROOT / "pulumi/fleets/paris.yaml")
+    fleet = build(spec, pulumi.Output.secret(SECRET_HASH))
+
+    def check(_: list[Any]) -> None:
+        counts = Counter(r.typ for r in mocks.resources)
+        assert counts["pulumi:providers:libvirt"] == 300
+        assert counts["libvirt:index/pool:Pool"] == 300
+        assert counts["libvirt:index/network:Network"] == 300 * 6
+        assert counts["libvirt:index/domain:Domain"] == 3500
+        assert counts["libvirt:index/volume:Volume"] == 3500 + 300 * 2
+        # Every VM's only NIC is its own tenant's network on its own hypervisor.
+        network_of = {
+            f"{r.name}-id": r.name.rsplit("-net-", 1)
+            for r in mocks.of_type("libvirt:index/network:Network")
+        }
+        placed = {p.vm: p for p in fleet.placements}
+        for domain in mocks.of_type("libvirt:index/domain:Domain"):
+            nics = domain.inputs["networkInterfaces"]
+            assert len(nics) == 1, domain.name
+            hv, tenant = network_of[nics[0]["networkId"]]
+            assert (hv, tenant) == (
+                placed[domain.name].hypervisor.name,
+                placed[domain.name].group.network,
+            ), domain.name
+            assert nics[0]["addresses"] == [fleet.addresses[domain.name]]
+        # Each hypervisor's network is bridged to its tenant's VLAN.
+        vlan = {n.id: n.vlan for n in spec.networks}
+        for net in mocks.of_type("libvirt:index/network:Network"):
+            assert net.inputs["bridge"] == f"br{vlan[net.name.rsplit('-net-', 1)[1]]}"
+        # Stack outputs carry no secret in plain text.
+        exported = json.dumps([fleet.inventory, fleet.summary()])
+        assert SECRET_HASH not in exported
+        assert fleet.summary()["vms"] == 3500
+        # The exported inventory: tenant, shared and function groups, feeds per host.
+        children = fleet.inventory["all"]["children"]
+        tenants = children["tenants"]["children"]
+        assert set(tenants) == {"ville", "aphp", "paris_habitat", "eau_de_paris"}
+        assert len(tenants["ville"]["hosts"]) == 1200
+        assert set(children["infra"]["children"]) == {
+            "log_servers",
+            "backup_servers",
+            "time_servers",
+        }
+        assert len(children["web"]["hosts"]) == 900
+        assert {h["fleet_feed"] for h in tenants["aphp"]["hosts"].values()} == {"A", "B"}
+
+    return settled(fleet).apply(check)
+
+
+@pulumi.runtime.test
+def test_cloud_init_user_data_is_secret(mocks: RecordingMocks) -> pulumi.Output[None]:
+    fleet = build(load_spec(ROOT / "pulumi/fleets/lab.yaml"), pulumi.Output.secret(SECRET_HASH))
+    flags = pulumi.Output.all(
+        *[pulumi.Output.from_input(vm.user_data.is_secret()) for vm in fleet.vms]
+    )
+
+    def check(values: list[Any]) -> None:
+        assert values
+        assert all(values)
+        disks = mocks.of_type("libvirt:index/cloudInitDisk:CloudInitDisk")
+        assert len(disks) == 9
+        for disk in disks:
+            # What the engine receives: a secret envelope, encrypted in the state file.
+            envelope = disk.inputs["userData"]
+            assert envelope[rpc._special_sig_key] == rpc._special_secret_sig
+            assert envelope["value"].startswith("#cloud-config")
+            assert SECRET_HASH in envelope["value"]
+
+    return pulumi.Output.all(flags, settled(fleet)).apply(lambda v: check(v[0]))
+
+
+def test_an_overfull_fleet_fails_before_any_resource(mocks: RecordingMocks, tmp_path: Any) -> None:
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "pulumi/fleets/lab.yaml").read_text("utf-8"))
+    raw["tenants_file"] = str(ROOT / "inventory/lab/group_vars/all/tenants.yml")
+    raw["groups"][5]["count"] = 40
+    raw["groups"][5]["memory_gib"] = 2
+    path = tmp_path / "overfull.yaml"
+    path.write_text(yaml.safe_dump(raw), "utf-8")
+    with pytest.raises(FleetError, match=r"group 'ville/ville-db': \d+ of 40 VMs do not fit"):
+        build(load_spec(path))
+    assert mocks.resources == []
