@@ -13,19 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sitemodel.inventory import flatten
+
 
 def _molecule_hosts(inventory: Path) -> list[str]:
-    hosts: list[str] = []
-
-    def walk(group: dict) -> None:
-        hosts.extend((group.get("hosts") or {}).keys())
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
+    hosts: set[str] = set()
     for path in sorted(inventory.glob("*.yml")) if inventory.is_dir() else [inventory]:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        walk(data.get("all", {}))
-    return sorted(set(hosts))
+        _, hostvars = flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        hosts.update(hostvars)
+    return sorted(hosts)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,6 +15,7 @@ from fleet.placement import place
 from fleet.spec import FleetError, FleetSpec, load_spec
 
 from conftest import ROOT
+from sitemodel.inventory import flatten
 from sitemodel.validate import errors_from_inventory
 
 FLEETS = ROOT / "pulumi" / "fleets"
@@ -142,17 +143,11 @@ def test_no_two_networks_overlap(paris: FleetSpec) -> None:
 def test_lab_stack_declares_exactly_the_lab_inventory(lab: FleetSpec) -> None:
     inventory = ansible_inventory(lab, place(lab), allocate(lab))
     declared = yaml.safe_load((ROOT / "inventory/lab/hosts.yml").read_text("utf-8"))
-
-    def hosts(node: dict) -> dict[str, str]:
-        found = {}
-        for name, host in (node.get("hosts") or {}).items():
-            if host:
-                found[name] = str(host["site_address"])
-        for child in (node.get("children") or {}).values():
-            found.update(hosts(child or {}))
-        return found
-
-    assert hosts(inventory["all"]) == hosts(declared["all"])
+    _, built = flatten(inventory)
+    _, shipped = flatten(declared)
+    assert {h: v["site_address"] for h, v in built.items()} == {
+        h: v["site_address"] for h, v in shipped.items()
+    }
 
 
 @pytest.mark.parametrize(
@@ -181,21 +176,7 @@ def test_bad_groups_are_refused_with_their_name(
 def test_paris_inventory_passes_the_site_model_of_production(paris: FleetSpec) -> None:
     """What `pulumi stack output ansible_inventory` gives is a valid production inventory."""
     inventory = ansible_inventory(paris, place(paris), allocate(paris))
-    groups: dict[str, list[str]] = defaultdict(list)
-    hostvars: dict[str, dict[str, object]] = {}
-
-    def walk(name: str, node: dict) -> set[str]:
-        members = set()
-        for host, data in (node.get("hosts") or {}).items():
-            members.add(host)
-            if data:
-                hostvars[host] = data
-        for child, sub in (node.get("children") or {}).items():
-            members |= walk(child, sub or {})
-        groups[name] = sorted(members)
-        return members
-
-    walk("all", inventory["all"])
+    groups, hostvars = flatten(inventory)
     site = yaml.safe_load(
         (ROOT / "inventory/production/group_vars/all/tenants.yml").read_text("utf-8")
     )
