@@ -169,3 +169,33 @@ def test_an_overfull_fleet_fails_before_any_resource(mocks: RecordingMocks, tmp_
     with pytest.raises(FleetError, match=r"group 'ville/ville-db': \d+ of 40 VMs do not fit"):
         build(load_spec(path))
     assert mocks.resources == []
+
+
+@pulumi.runtime.test
+def test_the_program_entry_point_reads_its_stack_config(
+    mocks: RecordingMocks, tmp_path: Any
+) -> pulumi.Output[None]:
+    """pulumi/__main__.py as `pulumi up` runs it: fleet:spec from the stack config."""
+    import runpy
+
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "pulumi/fleets/lab.yaml").read_text("utf-8"))
+    raw["tenants_file"] = str(ROOT / "inventory/lab/group_vars/all/tenants.yml")
+    raw["groups"][4]["count"] = 2
+    path = tmp_path / "lab-plus-one.yaml"
+    path.write_text(yaml.safe_dump(raw), "utf-8")
+    pulumi.runtime.set_config("fleet:spec", str(path))
+    try:
+        fleet = runpy.run_path(str(ROOT / "pulumi" / "__main__.py"))["fleet"]
+    finally:
+        pulumi.runtime.set_config("fleet:spec", "")
+
+    def check(_: list[Any]) -> None:
+        assert fleet.summary()["vms"] == 10
+        assert (
+            "ville-web02"
+            in fleet.inventory["all"]["children"]["tenants"]["children"]["ville"]["hosts"]
+        )
+
+    return settled(fleet).apply(check)
