@@ -89,7 +89,8 @@ def write(rows: dict[str, list[tuple[str, str]]]) -> None:
         previous = "# Benchmark results (written by `make bench`)\n" + previous
     RESULTS.write_text(previous, "utf-8")
     readme = README.read_text("utf-8")
-    figures = previous.split("\n", 1)[1].strip()
+    # Under the README's "Figures" heading, each suite is a sub-section.
+    figures = ("\n" + previous.split("\n", 1)[1]).replace("\n## ", "\n### ").strip()
     README.write_text(_replace_block(readme, BEGIN, END, figures), "utf-8")
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and the README's figures")
 
