@@ -14,10 +14,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # fleet/ and the repository's sitemodel/
 
+import pulumi  # noqa: E402
+
 from fleet.program import build  # noqa: E402
 from fleet.spec import load_spec  # noqa: E402
-
-import pulumi  # noqa: E402
 
 config = pulumi.Config("fleet")
 stack = pulumi.get_stack()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import ROOT
 from fleet.addressing import allocate
 from fleet.inventory import ansible_inventory
 from fleet.placement import place
 from fleet.spec import FleetError, FleetSpec, load_spec
-
-from conftest import ROOT
 from sitemodel.inventory import flatten
 from sitemodel.validate import errors_from_inventory
 

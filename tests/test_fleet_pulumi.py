@@ -11,13 +11,13 @@ import json
 from collections import Counter
 from typing import Any
 
+import pulumi
 import pytest
-from fleet.program import Fleet, build
-from fleet.spec import FleetError, load_spec
 from pulumi.runtime import rpc
 
-import pulumi
 from conftest import ROOT
+from fleet.program import Fleet, build
+from fleet.spec import FleetError, load_spec
 
 SECRET_HASH = "$6$rounds=65536$cite$ZmFrZWhhc2hmb3J0ZXN0c29ubHkuZG9ub3R1c2U"
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
+
 from fleet import libvirt
 from fleet.spec import Hypervisor, VmGroup
 from sitemodel import Network
@@ -123,6 +124,5 @@ class VirtualMachine(pulumi.ComponentResource):
             address,
             opts,
         )
-        self.network_id: pulumi.Output[str] = tenant_net.network.id
         self.user_data = user_data
         self.register_outputs({"address": address, "tenant": network.id})

@@ -6,11 +6,8 @@ components.py calls these functions with plain values and Pulumi options.
 
 from __future__ import annotations
 
-import pulumi_libvirt as libvirt
-
 import pulumi
-
-Resource = pulumi.CustomResource
+import pulumi_libvirt as libvirt
 
 
 def provider(name: str, uri: str) -> libvirt.Provider:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+
 from fleet import libvirt
 from fleet.addressing import allocate
 from fleet.components import HypervisorStorage, TenantNetwork, VirtualMachine, cloud_config
