@@ -1,7 +1,7 @@
-"""Measure the lab's converge times and the test suite, write bench/results.md and the
-README's figures block.
+"""Measure the lab's converge times, the Pulumi evaluation and the test suite, write
+bench/results.md and the README's figures block.
 
-    python -m bench                 everything (lab converges, then the whole `make test`)
+    python -m bench                 everything (lab, pulumi, then the whole `make test`)
     python -m bench --only lab      the lab converges only
     python -m bench --only pulumi   the Pulumi evaluation (see bench/pulumi_eval.py)
 """
@@ -72,11 +72,15 @@ def _replace_block(text: str, begin: str, end: str, body: str) -> str:
     return f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}"
 
 
-def write(rows: dict[str, list[tuple[str, str]]]) -> None:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def write(rows: dict[str, tuple[str, list[tuple[str, str]]]]) -> None:
+    """``rows``: per suite, when it finished and its (measure, value) pairs."""
     machine = f"{os.cpu_count()} cores, {platform.platform()}"
     previous = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
-    for suite, suite_rows in rows.items():
+    for suite, (stamp, suite_rows) in rows.items():
         table = "\n".join(
             ["| Measure | Value |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in suite_rows)]
         )
@@ -100,7 +104,11 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(SUITES), action="append")
     args = parser.parse_args()
     chosen = args.only or ["lab", "pulumi", "tests"]
-    write({name: SUITES[name]() for name in chosen})
+    results = {}
+    for name in chosen:
+        suite_rows = SUITES[name]()
+        results[name] = (_now(), suite_rows)
+    write(results)
 
 
 if __name__ == "__main__":
