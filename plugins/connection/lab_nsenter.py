@@ -83,9 +83,9 @@ class Connection(ConnectionBase):
         return pid if pid.isdigit() and Path(f"/proc/{pid}/ns/mnt").exists() else ""
 
     def _pid_from_podman(self) -> str:
+        podman = self.get_option("podman_executable")
         result = subprocess.run(
-            [self.get_option("podman_executable"), "inspect", "--format", "{{.State.Pid}}"]
-            + [self._container()],
+            [podman, "inspect", "--format", "{{.State.Pid}}", self._container()],
             capture_output=True,
             text=True,
             check=False,
@@ -112,7 +112,7 @@ class Connection(ConnectionBase):
         argv = ["nsenter", "-t", self._pid, "-a", "-r", "-w", "/bin/sh", "-c", cmd]
         display.vvv(f"EXEC {argv}", host=self._container())
         env = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "USER": "root"}
-        return subprocess.Popen(  # noqa: S603 - argv list, no shell on the controller
+        return subprocess.Popen(
             argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
         )
 
