@@ -5,6 +5,8 @@
 #   make test       every check: yamllint, ansible-lint, ruff, pytest, every Molecule scenario,
 #                   then the lab end to end (make e2e)
 #   make lab-down   remove the lab fleet (containers and networks)
+#   make compliance the auditors on the lab: OpenSCAP (ANSSI BP-028), Lynis, ssh-audit;
+#                   HTML reports in compliance/reports/, one line per host in the README
 #   make scenario S=base   one role's Molecule scenario alone (while iterating)
 #   make bench      measure converge times, Pulumi evaluation and the test suite, write
 #                   bench/results.md and the README figures (BENCH_ARGS="--only lab")
@@ -33,7 +35,7 @@ export LAB_DEBIAN_MIRROR
 export PY_COLORS       := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup images lab lab-up lab-down site lint unit e2e molecule scenario test bench clean
+.PHONY: help setup images lab lab-up lab-down site compliance lint unit e2e molecule scenario test bench clean
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -74,6 +76,12 @@ lab-up: setup
 
 site: setup
 	@ansible-playbook site.yml
+
+# The auditors on the running lab (make lab first): OpenSCAP ANSSI-BP-028, Lynis, ssh-audit.
+# HTML reports under compliance/reports/<host>/, one line per host printed and in the README.
+compliance: setup
+	@ansible-playbook playbooks/compliance.yml > .cache/compliance.log || { tail -40 .cache/compliance.log; exit 1; }
+	@$(VENV)/bin/python compliance/summary.py compliance/reports --readme README.md
 
 lab-down: setup
 	@ansible-playbook lab/down.yml
