@@ -6,6 +6,7 @@ sysadmin would: idempotence, check mode, SSH through the bastion, time from ntp0
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -47,7 +48,7 @@ def test_check_mode_on_a_converged_lab_reports_no_change() -> None:
     assert {h: c for h, (c, _, _) in _recap("--check").items() if c} == {}
 
 
-def _ssh(address: str, command: str) -> subprocess.CompletedProcess[str]:
+def _ssh(address: str, command: str, *options: str) -> subprocess.CompletedProcess[str]:
     return run(
         [
             "ssh",
@@ -61,18 +62,56 @@ def _ssh(address: str, command: str) -> subprocess.CompletedProcess[str]:
             "UserKnownHostsFile=/dev/null",
             "-o",
             "ConnectTimeout=5",
+            *options,
             f"exploit@{address}",
             command,
         ]
     )
 
 
+def _address(prefix: str) -> str:
+    return next(v["site_address"] for h, v in LAB.items() if h.startswith(prefix))
+
+
 def test_sysadmin_logs_in_to_the_bastion_with_its_key_and_sudo_asks_a_password() -> None:
-    bastion = next(v["site_address"] for h, v in LAB.items() if h.startswith("bastion"))
-    result = _ssh(bastion, "id -nG; sudo -n true")
+    # requiretty (BP-028 R39): sudo needs a terminal, so the session gets one (-tt).
+    result = _ssh(_address("bastion"), "id -nG; sudo -n true", "-tt")
     assert "sysadmins" in result.stdout.split()
     assert result.returncode != 0
-    assert "a password is required" in result.stderr
+    assert "a password is required" in result.stdout
+
+
+def test_sudo_without_a_terminal_is_refused() -> None:
+    result = _ssh(_address("bastion"), "sudo -n true")
+    assert result.returncode != 0
+    assert "you must have a tty" in result.stderr
+
+
+def test_sysadmin_reaches_a_tenant_host_only_through_the_bastion() -> None:
+    bastion, target = _address("bastion"), _address("ville-web")
+    jump = [
+        "-o",
+        f"ProxyCommand=ssh -i {KEY} -o BatchMode=yes -o StrictHostKeyChecking=no "
+        f"-o UserKnownHostsFile=/dev/null -W %h:%p exploit@{bastion}",
+    ]
+    result = _ssh(target, "hostname", *jump)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ville-web01"
+
+
+@pytest.mark.parametrize("host", sorted(LAB))
+def test_ssh_audit_finds_no_failure_and_no_warning_on_every_host(host: str) -> None:
+    result = run([str(BIN / "ssh-audit"), "--json", "--no-colors", LAB[host]["site_address"]])
+    report = json.loads(result.stdout)
+    flagged = [
+        (kind, item["algorithm"], level)
+        for kind in ("kex", "key", "enc", "mac")
+        for item in report.get(kind, [])
+        for level in ("fail", "warn")
+        if item.get("notes", {}).get(level)
+    ]
+    assert flagged == []
+    assert result.returncode == 0
 
 
 @pytest.mark.parametrize("host", sorted(LAB))

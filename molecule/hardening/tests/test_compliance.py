@@ -1,0 +1,78 @@
+"""The auditors' verdict on the converged containers (issue 3's bars).
+
+Runs the real playbooks/compliance.yml (the one `make compliance` runs on the lab) against
+Molecule's inventory, then reads its summary.json: OpenSCAP ANSSI-BP-028 intermediary 0
+failing rules besides the accepted exceptions (Debian 12: ssg-debian 0.1.76 has no Debian
+13 content), the enhanced profile's score reported, Lynis >= 85, ssh-audit 0 fail 0 warn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compliance import summary
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+
+
+@pytest.fixture(scope="module")
+def verdict(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    reports = tmp_path_factory.mktemp("compliance")
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(ROOT / "playbooks" / "compliance.yml"),
+            "-e",
+            f"compliance_report_dir={reports}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    print((reports / "summary.txt").read_text())
+    for host in ("hardening-debian12", "hardening-debian13"):
+        assert (reports / host / "oscap-anssi_bp28_intermediary.html").stat().st_size > 0
+    return json.loads((reports / "summary.json").read_text())
+
+
+def test_openscap_intermediary_has_no_failing_rule_on_debian12(verdict: dict) -> None:
+    profile = verdict["hardening-debian12"]["profiles"]["anssi_bp28_intermediary"]
+    assert profile["passed"] > 60, "the profile must really apply to Debian 12"
+    assert profile["failed"] == []
+
+
+def test_accepted_exceptions_are_few_and_still_needed(verdict: dict) -> None:
+    accepted = summary.exceptions()
+    assert len(accepted) <= summary.MAX_EXCEPTIONS
+    assert all(reason.strip() for reason in accepted.values())
+    profile = verdict["hardening-debian12"]["profiles"]["anssi_bp28_intermediary"]
+    assert sorted(profile["accepted"]) == sorted(accepted), "stale exception in exceptions.yml"
+
+
+def test_enhanced_profile_score_is_reported(verdict: dict) -> None:
+    profile = verdict["hardening-debian12"]["profiles"]["anssi_bp28_enhanced"]
+    assert profile["applicable"]
+    assert 0 < profile["score"] <= 100
+
+
+def test_ssg_has_no_debian13_content_so_it_is_reported_not_applicable(verdict: dict) -> None:
+    profile = verdict["hardening-debian13"]["profiles"]["anssi_bp28_intermediary"]
+    assert not profile["applicable"]
+
+
+@pytest.mark.parametrize("host", ["hardening-debian12", "hardening-debian13"])
+def test_lynis_hardening_index_reaches_the_bar(verdict: dict, host: str) -> None:
+    assert verdict[host]["lynis"] >= summary.LYNIS_MIN
+
+
+@pytest.mark.parametrize("host", ["hardening-debian12", "hardening-debian13"])
+def test_ssh_audit_finds_no_failure_and_no_warning(verdict: dict, host: str) -> None:
+    assert (verdict[host]["ssh_fail"], verdict[host]["ssh_warn"]) == (0, 0)

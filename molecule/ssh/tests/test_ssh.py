@@ -1,0 +1,154 @@
+"""Role ssh: configuration inside the containers, logins and ssh-audit from the controller."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+KEY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "id_ed25519"
+PQ_KEX = {"mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"}
+
+
+@pytest.fixture
+def address(host) -> str:
+    return host.check_output("hostname -I").split()[0]
+
+
+def _ssh(address: str, user: str, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "ssh",
+            "-i",
+            str(KEY),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=5",
+            *options,
+            f"{user}@{address}",
+            "id -un",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_effective_configuration(host):
+    effective = dict(
+        line.split(" ", 1) for line in host.check_output("sshd -T").splitlines() if " " in line
+    )
+    assert effective["permitrootlogin"] == "no"
+    assert effective["passwordauthentication"] == "no"
+    assert effective["kbdinteractiveauthentication"] == "no"
+    assert effective["authenticationmethods"] == "publickey"
+    assert effective["allowgroups"] == "sysadmins"
+    assert effective["x11forwarding"] == "no"
+    assert effective["allowtcpforwarding"] == "no"
+    assert effective["maxauthtries"] == "3"
+    assert effective["loglevel"] == "VERBOSE"
+    assert effective["banner"] == "/etc/issue.net"
+    assert set(effective["kexalgorithms"].split(",")) <= PQ_KEX
+    assert effective["hostkeyalgorithms"].startswith("ssh-ed25519")
+    assert effective["subsystem"].startswith("sftp internal-sftp")
+
+
+def test_drop_in_is_read_first_and_valid(host):
+    assert host.file("/etc/ssh/sshd_config.d/00-cite-souveraine.conf").mode == 0o600
+    assert host.run("sshd -t").rc == 0
+    assert "# Subsystem" in host.file("/etc/ssh/sshd_config").content_string
+
+
+def test_weak_moduli_and_host_keys_are_gone(host):
+    sizes = {
+        int(line.split()[4])
+        for line in host.file("/etc/ssh/moduli").content_string.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert sizes
+    assert min(sizes) >= 3071
+    assert not host.file("/etc/ssh/ssh_host_ecdsa_key").exists
+    assert not host.file("/etc/ssh/ssh_host_rsa_key").exists
+    assert host.file("/etc/ssh/ssh_host_ed25519_key").mode == 0o600
+
+
+def test_admin_logs_in_with_key(address):
+    result = _ssh(address, "exploit")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exploit"
+
+
+def test_root_is_refused_even_with_a_valid_key(address):
+    assert _ssh(address, "root").returncode == 255
+
+
+def test_valid_key_outside_allowed_groups_is_refused(address):
+    assert _ssh(address, "outsider").returncode == 255
+
+
+def test_password_authentication_is_not_offered(address):
+    result = _ssh(address, "exploit", "-o", "PubkeyAuthentication=no")
+    assert result.returncode == 255
+    assert "Permission denied (publickey)" in result.stderr
+
+
+def test_fail2ban_watches_sshd(host):
+    assert host.service("fail2ban").is_running
+    assert "Jail list:\tsshd" in host.check_output("fail2ban-client status")
+
+
+def test_ssh_audit_reports_no_failure_and_no_warning(address):
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ssh-audit"), "--json", "--no-colors", address],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    report = json.loads(result.stdout)
+    flagged = [
+        (kind, item["algorithm"], level)
+        for kind in ("kex", "key", "enc", "mac")
+        for item in report.get(kind, [])
+        for level in ("fail", "warn")
+        if item.get("notes", {}).get(level)
+    ]
+    assert flagged == []
+    assert report.get("cves", []) == []
+    assert result.returncode == 0
+
+
+def test_invalid_input_is_refused_before_the_host_is_touched(host):
+    before = host.file("/etc/ssh/sshd_config.d/00-cite-souveraine.conf").md5sum
+    name = host.check_output("hostname")
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            name,
+            "-m",
+            "ansible.builtin.include_role",
+            "-a",
+            "name=ssh",
+            "-e",
+            "ssh_allow_tcp_forwarding=sometimes",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode != 0
+    assert "ssh_allow_tcp_forwarding" in result.stdout + result.stderr
+    assert host.file("/etc/ssh/sshd_config.d/00-cite-souveraine.conf").md5sum == before
