@@ -52,7 +52,7 @@ def test_effective_configuration(host):
     assert effective["passwordauthentication"] == "no"
     assert effective["kbdinteractiveauthentication"] == "no"
     assert effective["authenticationmethods"] == "publickey"
-    assert effective["allowgroups"] == "sysadmins"
+    assert effective["allowgroups"] == "sysadmins sftp_depot"
     assert effective["x11forwarding"] == "no"
     assert effective["allowtcpforwarding"] == "no"
     assert effective["maxauthtries"] == "3"
@@ -61,6 +61,15 @@ def test_effective_configuration(host):
     assert set(effective["kexalgorithms"].split(",")) <= PQ_KEX
     assert effective["hostkeyalgorithms"].startswith("ssh-ed25519")
     assert effective["subsystem"].startswith("sftp internal-sftp")
+
+
+def test_sftp_only_group_is_jailed(host):
+    effective = host.check_output("sshd -T -C user=depot,host=client,addr=192.0.2.1")
+    assert "forcecommand internal-sftp -f AUTHPRIV -l INFO" in effective
+    assert "chrootdirectory /srv/sftp/%u" in effective
+    assert "permittty no" in effective
+    admin = host.check_output("sshd -T -C user=exploit,host=client,addr=192.0.2.1")
+    assert "chrootdirectory none" in admin
 
 
 def test_drop_in_is_read_first_and_valid(host):

@@ -1,0 +1,44 @@
+"""Every hardening task names the ANSSI BP-028 recommendation it implements.
+
+An auditor's finding must map to one task: task names start with their R-numbers (or with
+the name of a control BP-028 does not number: banner, USB), and every task file imported by
+tasks/main.yml is tagged with the same R-numbers and switched by a hardening_*_enabled knob.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+TASKS = ROOT / "roles" / "hardening" / "tasks"
+NAMED = re.compile(r"^(R\d+( R\d+)*|Banner|USB) \| \S")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in TASKS.glob("*.yml") if p.name not in {"main.yml", "facts.yml"}),
+    ids=lambda p: p.name,
+)
+def test_every_task_names_its_recommendation(path: Path) -> None:
+    tasks = yaml.safe_load(path.read_text("utf-8"))
+    unnamed = [t.get("name") for t in tasks if not NAMED.match(t.get("name", ""))]
+    assert unnamed == []
+
+
+def test_every_control_family_is_tagged_and_can_be_turned_off() -> None:
+    imports = yaml.safe_load((TASKS / "main.yml").read_text("utf-8"))
+    defaults = yaml.safe_load((ROOT / "roles/hardening/defaults/main.yml").read_text("utf-8"))
+    for entry in imports:
+        if entry["ansible.builtin.import_tasks"] == "facts.yml":
+            continue
+        switch = entry["when"]
+        assert switch in defaults, f"{entry['name']}: {switch} is not a documented knob"
+        numbers = re.findall(r"R\d+", entry["name"])
+        assert set(numbers) <= set(entry["tags"]), entry["name"]
+    imported = {e["ansible.builtin.import_tasks"] for e in imports}
+    assert imported == {p.name for p in TASKS.glob("*.yml")} - {"main.yml"}
