@@ -51,7 +51,7 @@ def test_site_admin_has_exactly_its_key_and_sudo(host):
         "exploit@test"
     ]
     rights = host.check_output("sudo -l -U exploit")
-    assert "(ALL : ALL) ALL" in rights
+    assert "(ALL : ALL) EXEC: ALL" in rights
     assert "NOPASSWD" not in rights
 
 
