@@ -94,16 +94,22 @@ def lynis_report(report: Path) -> tuple[int | None, str]:
     return (int(index) if index and index.isdigit() else None), os_name
 
 
+def ssh_audit_findings(data: dict) -> list[tuple[str, str, str]]:
+    """(kind, algorithm, "fail" or "warn") for each algorithm ssh-audit's JSON flags."""
+    return [
+        (kind, algorithm["algorithm"], level)
+        for kind in ("kex", "key", "enc", "mac")
+        for algorithm in data.get(kind, [])
+        for level in ("fail", "warn")
+        if algorithm.get("notes", {}).get(level)
+    ]
+
+
 def ssh_audit(report: Path) -> tuple[int, int]:
     """Number of algorithms ssh-audit rates fail and warn, plus CVEs counted as fails."""
     data = json.loads(report.read_text("utf-8"))
-    fail = warn = 0
-    for kind in ("kex", "key", "enc", "mac"):
-        for algorithm in data.get(kind, []):
-            notes = algorithm.get("notes", {})
-            fail += bool(notes.get("fail"))
-            warn += bool(notes.get("warn"))
-    return fail + len(data.get("cves", [])), warn
+    levels = [level for _, _, level in ssh_audit_findings(data)]
+    return levels.count("fail") + len(data.get("cves", [])), levels.count("warn")
 
 
 def _gating_first(path: Path) -> tuple[bool, str]:

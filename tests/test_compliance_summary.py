@@ -85,3 +85,18 @@ def test_readme_block_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "web01" in text
     assert "Lynis 88" in text
     assert text.endswith("rest\n")
+
+
+def test_ssh_audit_findings_name_each_flagged_algorithm() -> None:
+    report = {
+        "kex": [
+            {"algorithm": "curve25519-sha256", "notes": {"warn": ["not post-quantum"]}},
+            {"algorithm": "sntrup761x25519-sha512", "notes": {"info": ["ok"]}},
+        ],
+        "mac": [{"algorithm": "hmac-sha1", "notes": {"fail": ["broken"], "warn": ["weak"]}}],
+    }
+    assert summary.ssh_audit_findings(report) == [
+        ("kex", "curve25519-sha256", "warn"),
+        ("mac", "hmac-sha1", "fail"),
+        ("mac", "hmac-sha1", "warn"),
+    ]
