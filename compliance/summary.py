@@ -2,7 +2,7 @@
 
     python compliance/summary.py REPORT_DIR [--readme README.md]
 
-Reads REPORT_DIR/<host>/{oscap-<profile>.xml, lynis-report.dat, ssh-audit.json} and the
+Reads REPORT_DIR/<host>/{oscap-<profile>.xml, lynis-report.dat, lynis.log, ssh-audit.json} and the
 accepted exceptions (compliance/exceptions.yml); writes REPORT_DIR/summary.txt and
 summary.json and prints the lines. The bars are the project's (issue 3): 0 failing
 intermediary rules besides the accepted exceptions, Lynis >= 85, ssh-audit 0 fail 0 warn.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,8 @@ XCCDF = "{http://checklists.nist.gov/xccdf/1.2}"
 GATING_PROFILE = "anssi_bp28_intermediary"
 LYNIS_MIN = 85
 MAX_EXCEPTIONS = 3
+LYNIS_TEST = re.compile(r"Performing test ID (\S+)")
+LYNIS_POINTS = re.compile(r"assigned partial number of hardening points \((\d+) of (\d+)\)")
 BEGIN, END = "<!-- BEGIN COMPLIANCE (make compliance) -->", "<!-- END COMPLIANCE -->"
 
 
@@ -48,6 +51,7 @@ class Host:
     lynis: int | None
     ssh_fail: int
     ssh_warn: int
+    lynis_lost: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -94,6 +98,25 @@ def lynis_report(report: Path) -> tuple[int | None, str]:
     return (int(index) if index and index.isdigit() else None), os_name
 
 
+def lynis_lost_points(log: Path) -> dict[str, str]:
+    """Lynis tests that did not get all their hardening points: test id -> "got/max".
+
+    Read from Lynis' log (its report file has the index, not where points went), so a
+    score under the bar says which tests to look at.
+    """
+    if not log.exists():
+        return {}
+    totals: dict[str, list[int]] = {}
+    test = "?"
+    for text in log.read_text("utf-8", errors="replace").splitlines():
+        if found := LYNIS_TEST.search(text):
+            test = found.group(1)
+        elif points := LYNIS_POINTS.search(text):
+            got, most = totals.setdefault(test, [0, 0])
+            totals[test] = [got + int(points.group(1)), most + int(points.group(2))]
+    return {test: f"{got}/{most}" for test, (got, most) in totals.items()}
+
+
 def ssh_audit_findings(data: dict) -> list[tuple[str, str, str]]:
     """(kind, algorithm, "fail" or "warn") for each algorithm ssh-audit's JSON flags."""
     return [
@@ -123,7 +146,8 @@ def host(directory: Path, accepted: dict[str, str]) -> Host:
     }
     lynis, os_name = lynis_report(directory / "lynis-report.dat")
     ssh_fail, ssh_warn = ssh_audit(directory / "ssh-audit.json")
-    return Host(directory.name, os_name, profiles, lynis, ssh_fail, ssh_warn)
+    lost = lynis_lost_points(directory / "lynis.log")
+    return Host(directory.name, os_name, profiles, lynis, ssh_fail, ssh_warn, lost)
 
 
 def line(entry: Host) -> str:

@@ -100,3 +100,22 @@ def test_ssh_audit_findings_name_each_flagged_algorithm() -> None:
         ("mac", "hmac-sha1", "fail"),
         ("mac", "hmac-sha1", "warn"),
     ]
+
+
+LYNIS_LOG = """\
+2026-11-23 23:36:41 Performing test ID DEB-0810 (Checking for apt-listbugs)
+2026-11-23 23:36:41 Hardening: assigned partial number of hardening points (0 of 2). Cur
+2026-11-23 23:36:58 Performing test ID SSH-7408 (Check SSH specific defined options)
+2026-11-23 23:36:58 Hardening: assigned maximum number of hardening points for this item (3).
+2026-11-23 23:36:58 Hardening: assigned partial number of hardening points (0 of 3). Cur
+2026-11-23 23:36:58 Hardening: assigned partial number of hardening points (1 of 3). Cur
+2026-11-23 23:37:12 Performing test ID HRDN-7220 (Check if one or more compilers are installed)
+2026-11-23 23:37:12 Hardening: assigned maximum number of hardening points for this item (3).
+"""
+
+
+def test_lynis_log_says_which_tests_lost_points(tmp_path: Path) -> None:
+    log = tmp_path / "lynis.log"
+    log.write_text(LYNIS_LOG)
+    assert summary.lynis_lost_points(log) == {"DEB-0810": "0/2", "SSH-7408": "1/6"}
+    assert summary.lynis_lost_points(tmp_path / "missing.log") == {}

@@ -70,7 +70,9 @@ def test_ssg_has_no_debian13_content_so_it_is_reported_not_applicable(verdict: d
 
 @pytest.mark.parametrize("host", ["hardening-debian12", "hardening-debian13"])
 def test_lynis_hardening_index_reaches_the_bar(verdict: dict, host: str) -> None:
-    assert verdict[host]["lynis"] >= summary.LYNIS_MIN
+    lost = verdict[host]["lynis_lost"]
+    assert lost, "Lynis' log must say where points were lost (compliance playbook --logfile)"
+    assert verdict[host]["lynis"] >= summary.LYNIS_MIN, f"points lost: {lost}"
 
 
 @pytest.mark.parametrize("host", ["hardening-debian12", "hardening-debian13"])

@@ -115,6 +115,18 @@ def test_compilers_are_reserved_to_root(host):
     assert assembler.mode == 0o750
 
 
+def test_accounts_created_later_get_private_shell_init_files(host):
+    # OpenSCAP's file_permission_user_init_files: a user created after the converge
+    # (useradd -m copies /etc/skel) must not get world-readable init files.
+    for name in (".bashrc", ".profile"):
+        assert host.file(f"/etc/skel/{name}").mode & 0o037 == 0
+
+
+def test_debsums_checks_installed_files_every_week(host):
+    assert host.file("/etc/default/debsums").contains("^CRON_CHECK=weekly$")
+    assert host.file("/etc/cron.d/debsums").exists or host.file("/etc/cron.weekly/debsums").exists
+
+
 def test_auditd_has_the_bp028_rules_and_is_enabled(host):
     rules = host.file("/etc/audit/rules.d/50-cite-bp028.rules")
     assert rules.mode == 0o600
