@@ -4,13 +4,22 @@
   problem of the inventory's site model (playbooks/preflight.yml fails on any).
 - ``group_names | site_network_of(site_tenants, site_shared_networks)``: the id of the
   tenant or shared network a host sits on ('' when none or ambiguous: preflight says why).
+- ``site_tenants | site_firewall_plan(site_shared_networks, site_network, ssh_sources=...,
+  icmp_sources=..., declared=..., openings=...)``: what a host's firewall lets in
+  (sitemodel/firewall.py; role firewall renders it as nftables rules).
+- ``'10.210.10.0/24' | site_prefix_address(-2)``: the address at that index of a prefix
+  (1: first host, -2: last host), e.g. the lab router's leg on each network.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from ansible.errors import AnsibleFilterError
+
+from sitemodel.firewall import firewall_plan
 from sitemodel.model import Host, parse_model
 from sitemodel.validate import errors_from_inventory
 
@@ -27,6 +36,25 @@ def site_network_of(group_names: list[str], tenants: Any, shared: Any) -> str:
     return networks[0].id if len(networks) == 1 else ""
 
 
+def site_firewall_plan(tenants: Any, shared: Any, network: str, **options: Any) -> dict[str, Any]:
+    try:
+        return firewall_plan(tenants, shared, network, **options)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"firewall: {exc}") from exc
+
+
+def site_prefix_address(prefix: str, index: int) -> str:
+    try:
+        return str(ipaddress.ip_network(str(prefix), strict=True)[int(index)])
+    except (ValueError, IndexError) as exc:
+        raise AnsibleFilterError(f"site_prefix_address: {prefix!r}[{index}]: {exc}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"site_model_errors": site_model_errors, "site_network_of": site_network_of}
+        return {
+            "site_model_errors": site_model_errors,
+            "site_network_of": site_network_of,
+            "site_firewall_plan": site_firewall_plan,
+            "site_prefix_address": site_prefix_address,
+        }

@@ -1,0 +1,147 @@
+"""Role firewall, proven by real traffic between the scenario's two containers.
+
+firewall-debian12 is tenant alpha, firewall-debian13 tenant bravo; this controller is the
+admin network (see molecule.yml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import traffic
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+ALPHA, BRAVO = "firewall-debian12", "firewall-debian13"
+ADDRESS = {
+    name: subprocess.run(
+        [
+            "podman",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for name in (ALPHA, BRAVO)
+}
+LOG = "/var/log/ulog/firewall.log"
+
+
+def sh(container: str, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", "exec", container, "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def local(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
+
+
+def converge(*extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(ROOT / "molecule" / "firewall" / "converge.yml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def ruleset(container: str) -> str:
+    return sh(container, "nft list table inet cite_souveraine").stdout
+
+
+@pytest.fixture(scope="module", autouse=True)
+def listeners() -> None:
+    for proto, port in (("tcp", 443), ("tcp", 8443), ("udp", 8125)):
+        assert sh(ALPHA, traffic.listen(proto, port)).returncode == 0
+    time.sleep(1)
+
+
+@pytest.mark.parametrize("container", [ALPHA, BRAVO])
+def test_input_and_forward_default_to_drop_and_load_at_boot(container: str) -> None:
+    rules = ruleset(container)
+    assert "hook input priority filter; policy drop;" in rules
+    assert "hook forward priority filter; policy drop;" in rules
+    assert sh(container, "systemctl is-enabled nftables").stdout.strip() == "enabled"
+    assert sh(container, "systemctl is-active ulogd2").stdout.strip() == "active"
+    # The rollback armed while loading was disarmed once Ansible reconnected.
+    assert sh(container, "systemctl is-active cite-firewall-rollback.timer").returncode != 0
+
+
+def test_another_tenant_is_dropped_and_logged_with_its_name() -> None:
+    refused = sh(BRAVO, traffic.tcp_connect(ADDRESS[ALPHA], 443, timeout=2))
+    assert refused.returncode != 0, refused.stdout
+    assert "timed out" in refused.stdout  # dropped, not rejected
+    time.sleep(1)
+    log = sh(ALPHA, f"cat {LOG}").stdout
+    denied = [line for line in log.splitlines() if "cs-deny tenant=bravo" in line]
+    assert any(f"SRC={ADDRESS[BRAVO]}" in line and "DPT=443" in line for line in denied), log
+
+
+def test_a_flow_the_model_opens_to_another_tenant_is_accepted() -> None:
+    accepted = sh(BRAVO, traffic.tcp_connect(ADDRESS[ALPHA], 8443))
+    assert accepted.returncode == 0, accepted.stdout
+    assert "probe-ok" in accepted.stdout
+
+
+def test_udp_follows_the_model() -> None:
+    assert sh(BRAVO, traffic.udp_send(ADDRESS[ALPHA], 8125, "from-bravo")).returncode == 0
+    local(traffic.udp_send(ADDRESS[ALPHA], 8125, "from-admin"))
+    time.sleep(1)
+    received = sh(ALPHA, traffic.udp_received(8125)).stdout
+    assert "from-admin" in received
+    assert "from-bravo" not in received
+    log = sh(ALPHA, f"cat {LOG}").stdout
+    assert any("tenant=bravo" in line and "PROTO=UDP" in line for line in log.splitlines())
+
+
+def test_ping_only_from_its_network_and_admin() -> None:
+    assert local(traffic.ping(ADDRESS[ALPHA])).returncode == 0
+    assert sh(BRAVO, traffic.ping(ADDRESS[ALPHA])).returncode != 0
+
+
+def test_ssh_only_from_the_admin_network() -> None:
+    banner = local(traffic.ssh_banner(ADDRESS[ALPHA]))
+    assert banner.returncode == 0, banner.stdout
+    assert banner.stdout.startswith("SSH-2.0")
+    assert sh(BRAVO, traffic.ssh_banner(ADDRESS[ALPHA], timeout=2)).returncode != 0
+
+
+def test_a_broken_rule_set_is_refused_and_the_previous_rules_stay() -> None:
+    before = ruleset(ALPHA), sh(ALPHA, "sha256sum /etc/nftables.conf").stdout
+    result = converge("-e", json.dumps({"firewall_extra_input_rules": ["tcp dport 22 acept"]}))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "failed to validate" in output  # nft -c -f refused the candidate file
+    assert "acept" in output
+    after = ruleset(ALPHA), sh(ALPHA, "sha256sum /etc/nftables.conf").stdout
+    assert after == before
+    assert local(traffic.ssh_banner(ADDRESS[ALPHA])).returncode == 0
+
+
+def test_an_opening_from_an_unknown_network_is_refused_before_any_change() -> None:
+    opening = {"name": "x", "port": 9000, "proto": "tcp", "from": ["hopital_x"]}
+    bad = {"firewall_openings": [opening]}
+    result = converge("-e", json.dumps(bad))
+    assert result.returncode != 0
+    assert "unknown source 'hopital_x'" in result.stdout + result.stderr
+    assert "changed=0" in result.stdout

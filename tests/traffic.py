@@ -1,0 +1,84 @@
+"""Shell commands that make and observe real traffic inside the lab's or Molecule's containers.
+
+Used by the lab's isolation tests (tests/test_lab_isolation.py) and the firewall scenario
+(molecule/firewall/tests). Only python3, which every host has, is needed on either side;
+traffic only goes between the project's own containers.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+_TCP_SERVER = """
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", {port}))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"probe-ok\\n")
+    c.close()
+"""
+
+_UDP_SERVER = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", {port}))
+while True:
+    data, peer = s.recvfrom(512)
+    with open("/run/probe-udp-{port}.log", "ab") as f:
+        f.write(data + b"\\n")
+"""
+
+_TCP_CLIENT = """
+import socket, sys
+try:
+    s = socket.create_connection(("{address}", {port}), timeout={timeout})
+    print(s.recv(64).decode().strip())
+except OSError as e:
+    print(e)
+    sys.exit(1)
+"""
+
+_UDP_CLIENT = """
+import socket
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"{token}", ("{address}", {port}))
+"""
+
+
+def _python(code: str) -> str:
+    return f"python3 -c {shlex.quote(code)}"
+
+
+def listen(proto: str, port: int) -> str:
+    """Start a listener as a transient systemd unit (idempotent: an existing one is kept)."""
+    code = (_TCP_SERVER if proto == "tcp" else _UDP_SERVER).format(port=port)
+    unit = f"probe-{proto}-{port}"
+    return (
+        f"systemctl is-active -q {unit} || "
+        f"systemd-run --unit={unit} --collect {_python(code)} >/dev/null"
+    )
+
+
+def tcp_connect(address: str, port: int, timeout: float = 3) -> str:
+    """Exit 0 and print the listener's greeting when a TCP connection is accepted."""
+    return _python(_TCP_CLIENT.format(address=address, port=port, timeout=timeout))
+
+
+def ssh_banner(address: str, port: int = 22, timeout: float = 3) -> str:
+    """Exit 0 and print sshd's banner (SSH-2.0-...) when the connection is accepted."""
+    return tcp_connect(address, port, timeout)
+
+
+def udp_send(address: str, port: int, token: str) -> str:
+    return _python(_UDP_CLIENT.format(address=address, port=port, token=token))
+
+
+def udp_received(port: int) -> str:
+    """Print what the UDP listener on ``port`` has received so far."""
+    return f"cat /run/probe-udp-{port}.log 2>/dev/null || true"
+
+
+def ping(address: str) -> str:
+    return f"ping -n -c 1 -W 2 {address}"
