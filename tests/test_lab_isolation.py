@@ -1,0 +1,229 @@
+"""Tenant isolation in the running lab, proven by real traffic (issue 4).
+
+The lab's tenants sit on internal podman networks joined by lab-router, which forwards
+everything (lab/up.yml): only the hosts' own firewalls (role firewall) keep tenants apart.
+Every case below is derived from the inventory's site model, so a tenant added to the
+inventory is covered without editing this file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from itertools import permutations
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, inventory_json, run
+from tests import traffic
+
+pytestmark = pytest.mark.lab
+INVENTORY = inventory_json(ROOT / "inventory" / "lab")
+HOSTVARS = INVENTORY["_meta"]["hostvars"]
+ANY = next(iter(HOSTVARS.values()))
+TENANTS = {t["id"]: t for t in ANY["site_tenants"]}
+LOG = "/var/log/ulog/firewall.log"
+
+
+def _hosts_of(group: str) -> list[str]:
+    """Hosts of an inventory group (a tenant's id is its group)."""
+    return sorted(INVENTORY[group]["hosts"])
+
+
+FIRST = {tenant: _hosts_of(tenant)[0] for tenant in TENANTS}
+BASTION = _hosts_of("bastions")[0]
+INFRA = {
+    "logs": INVENTORY["log_servers"]["hosts"][0],
+    "backup": INVENTORY["backup_servers"]["hosts"][0],
+}
+TCP_SERVICE = {
+    tenant: next(s for s in t["services"] if s.get("proto", "tcp") == "tcp")
+    for tenant, t in TENANTS.items()
+}
+
+
+def address(host: str) -> str:
+    return HOSTVARS[host]["site_address"] if host in HOSTVARS else FIFTH_ADDRESS
+
+
+def sh(host: str, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "lab" / "bin" / "podman"), "exec", f"lab-{host}", "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def denials(host: str, tenant: str, source: str, port: int | None = None) -> list[str]:
+    """Lines of the host's firewall log for packets from ``source`` denied as ``tenant``
+    (waiting a few seconds: the kernel hands NFLOG packets to ulogd2 in batches)."""
+    deadline = time.monotonic() + 6
+    while True:
+        lines = sh(host, f"cat {LOG}").stdout.splitlines()
+        found = [
+            line
+            for line in lines
+            if f"cs-deny tenant={tenant} " in line
+            and f"SRC={source} " in line
+            and (port is None or f"DPT={port} " in line)
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def listeners() -> None:
+    """Each tenant's first host listens on its tenant's TCP service port (and UDP ones);
+    the log and backup servers on their service ports and on a port nobody opened."""
+    wanted = [
+        (FIRST[t], s.get("proto", "tcp"), s["port"])
+        for t in TENANTS
+        for s in TENANTS[t]["services"]
+    ]
+    wanted += [(INFRA["logs"], "tcp", 6514), (INFRA["backup"], "tcp", 2222)]
+    wanted += [(INFRA["logs"], "tcp", 8080), (INFRA["backup"], "tcp", 8080)]
+    for host, proto, port in wanted:
+        result = sh(host, traffic.listen(proto, port))
+        assert result.returncode == 0, f"{host}: {result.stderr}"
+    time.sleep(1)
+
+
+def test_a_tenant_host_reaches_its_own_tenants_services_tcp_and_udp() -> None:
+    web, db = _hosts_of("ville")[:2]
+    accepted = sh(db, traffic.tcp_connect(address(web), 443))
+    assert accepted.returncode == 0, accepted.stdout
+    assert "probe-ok" in accepted.stdout
+    assert sh(db, traffic.udp_send(address(web), 8125, "from-ville-db")).returncode == 0
+    time.sleep(1)
+    assert "from-ville-db" in sh(web, traffic.udp_received(8125)).stdout
+
+
+@pytest.mark.parametrize(("source", "target"), list(permutations(sorted(TENANTS), 2)))
+def test_the_same_service_on_another_tenant_is_dropped_and_logged(source: str, target: str) -> None:
+    port = TCP_SERVICE[target]["port"]
+    client, server = FIRST[source], FIRST[target]
+    refused = sh(client, traffic.tcp_connect(address(server), port, timeout=2))
+    assert refused.returncode != 0, f"{client} reached {server}:{port}"
+    assert "timed out" in refused.stdout
+    assert denials(server, source, address(client), port), f"no log on {server}"
+
+
+@pytest.mark.parametrize("source", sorted(set(TENANTS) - {"ville"}))
+def test_udp_from_another_tenant_is_dropped_and_logged(source: str) -> None:
+    client, server = FIRST[source], FIRST["ville"]
+    token = f"from-{source}"
+    assert sh(client, traffic.udp_send(address(server), 8125, token)).returncode == 0
+    assert denials(server, source, address(client), 8125)
+    assert token not in sh(server, traffic.udp_received(8125)).stdout
+
+
+def test_icmp_policy_admin_and_own_tenant_may_ping_other_tenants_may_not() -> None:
+    web, db = _hosts_of("ville")[:2]
+    assert sh(db, traffic.ping(address(web))).returncode == 0
+    for host in HOSTVARS:
+        if host != BASTION:
+            assert sh(BASTION, traffic.ping(address(host))).returncode == 0, host
+    assert sh(FIRST["aphp"], traffic.ping(address(web))).returncode != 0
+    assert denials(web, "aphp", address(FIRST["aphp"]))
+
+
+def test_the_bastion_reaches_every_host_over_ssh() -> None:
+    for host in HOSTVARS:
+        if host != BASTION:
+            banner = sh(BASTION, traffic.ssh_banner(address(host)))
+            assert banner.stdout.startswith("SSH-2.0"), f"{host}: {banner.stdout}"
+
+
+@pytest.mark.parametrize(("source", "target"), list(permutations(sorted(TENANTS), 2)))
+def test_no_tenant_host_can_ssh_to_another_tenants_host(source: str, target: str) -> None:
+    client, server = FIRST[source], FIRST[target]
+    assert sh(client, traffic.ssh_banner(address(server), timeout=2)).returncode != 0
+    assert denials(server, source, address(client), 22)
+
+
+@pytest.mark.parametrize("tenant", sorted(TENANTS))
+def test_tenant_hosts_reach_the_log_and_backup_services_and_nothing_else_there(tenant: str) -> None:
+    client = FIRST[tenant]
+    for server, port in ((INFRA["logs"], 6514), (INFRA["backup"], 2222)):
+        accepted = sh(client, traffic.tcp_connect(address(server), port))
+        assert accepted.returncode == 0, f"{client} -> {server}:{port}: {accepted.stdout}"
+    for server in (INFRA["logs"], INFRA["backup"]):
+        for port in (8080, 22):
+            assert sh(client, traffic.tcp_connect(address(server), port, timeout=2)).returncode != 0
+        assert denials(server, tenant, address(client), 8080)
+
+
+# --- a fifth tenant, onboarded as data only --------------------------------------------------
+FIFTH = "bibliotheques"
+FIFTH_HOST, FIFTH_ADDRESS = "bib-web01", "10.210.50.11"
+
+
+@pytest.fixture(scope="module")
+def fifth_tenant() -> Iterator[Path]:
+    """The lab inventory plus one tenant and one host, written as data (a copy beside the
+    lab's, so that its relative paths hold); the lab gains its network and container with
+    lab/up.yml and every host's firewall is re-rendered. Container and copy go afterwards."""
+    inventory = ROOT / "inventory" / "lab-e2e-fifth-tenant"
+    shutil.rmtree(inventory, ignore_errors=True)
+    shutil.copytree(ROOT / "inventory" / "lab", inventory)
+    tenants_file = inventory / "group_vars" / "all" / "tenants.yml"
+    data = yaml.safe_load(tenants_file.read_text("utf-8"))
+    data["site_tenants"].append(
+        {
+            "id": FIFTH,
+            "name": "Bibliothèques de Paris",
+            "vlan": 150,
+            "ipv4": "10.210.50.0/24",
+            "admin_group": "adm_bibliotheques",
+            "backup_quota": "10G",
+            "log_retention_days": 365,
+            "services": [{"name": "https", "port": 443, "proto": "tcp", "from": [FIFTH]}],
+        }
+    )
+    tenants_file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    hosts_file = inventory / "hosts.yml"
+    hosts = yaml.safe_load(hosts_file.read_text("utf-8"))
+    hosts["all"]["children"]["tenants"]["children"][FIFTH] = {
+        "hosts": {FIFTH_HOST: {"site_address": FIFTH_ADDRESS, "lab_image": "trixie"}}
+    }
+    hosts_file.write_text(yaml.safe_dump(hosts, sort_keys=False), "utf-8")
+    try:
+        for playbook in ("lab/up.yml", "playbooks/firewall.yml"):
+            result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), playbook])
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert sh(FIFTH_HOST, traffic.listen("tcp", 443)).returncode == 0
+        time.sleep(1)
+        yield inventory
+    finally:
+        podman = str(ROOT / "lab" / "bin" / "podman")
+        run([podman, "rm", "-f", f"lab-{FIFTH_HOST}"])
+        run([podman, "network", "disconnect", f"cs-{FIFTH}", "lab-router"])
+        run([podman, "network", "rm", f"cs-{FIFTH}"])
+        shutil.rmtree(inventory, ignore_errors=True)
+
+
+@pytest.mark.parametrize("tenant", sorted(TENANTS))
+def test_a_fifth_tenant_added_as_data_is_isolated_both_ways(
+    fifth_tenant: Path, tenant: str
+) -> None:
+    neighbour = FIRST[tenant]
+    port = TCP_SERVICE[tenant]["port"]
+    assert sh(FIFTH_HOST, traffic.tcp_connect(address(neighbour), port, timeout=2)).returncode
+    assert denials(neighbour, FIFTH, FIFTH_ADDRESS, port)
+    assert sh(neighbour, traffic.tcp_connect(FIFTH_ADDRESS, 443, timeout=2)).returncode
+    assert denials(FIFTH_HOST, tenant, address(neighbour), 443)
+
+
+def test_a_fifth_tenant_reaches_the_shared_services_and_the_bastion_reaches_it(
+    fifth_tenant: Path,
+) -> None:
+    for server, port in ((INFRA["logs"], 6514), (INFRA["backup"], 2222)):
+        assert sh(FIFTH_HOST, traffic.tcp_connect(address(server), port)).returncode == 0
+    assert sh(BASTION, traffic.ssh_banner(FIFTH_ADDRESS)).stdout.startswith("SSH-2.0")
