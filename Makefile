@@ -19,7 +19,7 @@ SHELL        := /bin/bash
 
 PYTHON       ?= python3
 VENV         := .venv
-DEBIAN_PKGS  := podman runc debootstrap python3-venv uidmap netavark aardvark-dns iputils-ping
+DEBIAN_PKGS  := podman runc debootstrap python3-venv uidmap netavark aardvark-dns iputils-ping iproute2
 SUITES       := bookworm trixie
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 

@@ -121,6 +121,17 @@ def test_preflight_refuses_a_host_outside_its_tenant(lab_copy: Path) -> None:
     assert "host 'aphp-dpi01': address 10.210.10.99 is outside tenant 'aphp'" in out
 
 
+def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: Path) -> None:
+    def bad_opening(d: dict[str, Any]) -> None:
+        d["firewall_openings"][0]["from"] = ["hopital_x"]
+
+    _edit(lab_copy / "group_vars" / "log_servers.yml", bad_opening)
+    rc, out = _preflight(lab_copy)
+    assert rc != 0
+    assert "site opening 'syslog-tls': unknown source 'hopital_x'" in out
+    assert "UNREACHABLE" not in out
+
+
 def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
     def add_tenant(d: dict[str, Any]) -> None:
         d["site_tenants"].append(
