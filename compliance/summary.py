@@ -2,8 +2,8 @@
 
     python compliance/summary.py REPORT_DIR [--readme README.md]
 
-Reads REPORT_DIR/<host>/{oscap-<profile>.xml, lynis-report.dat, lynis.log, ssh-audit.json} and the
-accepted exceptions (compliance/exceptions.yml); writes REPORT_DIR/summary.txt and
+Reads REPORT_DIR/<host>/{oscap-<profile>.xml, lynis-report.dat, lynis.log, ssh-audit.json}
+and the accepted exceptions (compliance/exceptions.yml); writes REPORT_DIR/summary.txt and
 summary.json and prints the lines. The bars are the project's (issue 3): 0 failing
 intermediary rules besides the accepted exceptions, Lynis >= 85, ssh-audit 0 fail 0 warn.
 With --readme, the block between the COMPLIANCE markers of that file is replaced.

@@ -20,7 +20,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import SiteModel, parse_model
+from sitemodel.model import Flow, SiteModel, parse_flows, parse_model
 
 ALL = "all"
 
@@ -54,29 +54,24 @@ def _prefixes(model: SiteModel, sources: Iterable[Any], what: str) -> tuple[list
     return list(dict.fromkeys(v4)), list(dict.fromkeys(v6))
 
 
-def _opening(model: SiteModel, raw: Mapping[str, Any], owner: str) -> dict[str, Any]:
-    name = str(raw.get("name", "?"))
-    what = f"{owner} opening {name!r}"
-    proto = str(raw.get("proto", "tcp"))
-    if proto not in ("tcp", "udp"):
-        raise ValueError(f"{what}: proto {proto!r} is not tcp or udp")
-    try:
-        port = int(raw["port"])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{what}: port {raw.get('port')!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"{what}: port {port} is outside 1-65535")
-    sources = raw.get("from", [])
-    if isinstance(sources, str) or not isinstance(sources, Sequence):
-        raise ValueError(f"{what}: 'from' must be a list, got {sources!r}")
-    v4, v6 = _prefixes(model, sources, what)
+def _accept(model: SiteModel, flow: Flow, owner: str) -> dict[str, Any]:
+    v4, v6 = _prefixes(model, flow.sources, f"{owner} opening {flow.name!r}")
     return {
-        "comment": f"{owner}: {name}",
-        "proto": proto,
-        "port": port,
+        "comment": f"{owner}: {flow.name}",
+        "proto": flow.proto,
+        "port": flow.port,
         "sources4": v4,
         "sources6": v6,
     }
+
+
+def _openings(raw: Sequence[Mapping[str, Any]], owner: str) -> tuple[Flow, ...]:
+    """Openings given as data, checked like the model's services (sitemodel.model)."""
+    errors: list[str] = []
+    flows = parse_flows(raw, owner, errors)
+    if errors:
+        raise ValueError("; ".join(errors))
+    return flows
 
 
 def firewall_plan(
@@ -97,13 +92,10 @@ def firewall_plan(
     if network not in by_id:
         raise ValueError(f"host network {network!r} is not in the site model")
     own = by_id[network]
-    tenant_flows = [
-        {"name": f.name, "port": f.port, "proto": f.proto, "from": f.sources} for f in own.services
-    ]
-    accept = [_opening(model, flow, own.id) for flow in tenant_flows]
+    accept = [_accept(model, flow, own.id) for flow in own.services]
     for service, entries in sorted((declared or {}).items()):
-        accept.extend(_opening(model, entry, service) for entry in entries)
-    accept.extend(_opening(model, entry, "site") for entry in openings)
+        accept.extend(_accept(model, flow, service) for flow in _openings(entries, service))
+    accept.extend(_accept(model, flow, "site") for flow in _openings(openings, "site"))
     ssh4, ssh6 = _prefixes(model, ssh_sources, "SSH sources")
     icmp4, icmp6 = _prefixes(model, [own.id, *icmp_sources], "ICMP sources")
     deny = []

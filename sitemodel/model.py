@@ -94,7 +94,9 @@ def _as_net(value: Any, version: int, what: str, errors: list[str]) -> IPNetwork
     return net
 
 
-def _parse_flows(raw: Any, where: str, errors: list[str]) -> tuple[Flow, ...]:
+def parse_flows(raw: Any, where: str, errors: list[str]) -> tuple[Flow, ...]:
+    """Flows (name, port, proto, from) of a network's services or of firewall openings;
+    problems land in ``errors``, each naming ``where`` and the flow."""
     flows = []
     for i, item in enumerate(raw or []):
         what = f"{where} service #{i + 1}"
@@ -133,7 +135,7 @@ def _parse_network(raw: Any, kind: str, index: int, errors: list[str]) -> Networ
         errors.append(f"{where}: vlan {vlan} is outside 1-4094")
     ipv4 = _as_net(raw.get("ipv4"), 4, f"{where} ipv4", errors)
     ipv6 = _as_net(raw["ipv6"], 6, f"{where} ipv6", errors) if raw.get("ipv6") else None
-    services = _parse_flows(raw.get("services"), where, errors)
+    services = parse_flows(raw.get("services"), where, errors)
     retention = _as_int(raw.get("log_retention_days", 365), f"{where} log_retention_days", errors)
     if kind == "tenant" and not raw.get("admin_group"):
         errors.append(f"{where}: admin_group is required")

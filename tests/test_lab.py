@@ -16,6 +16,7 @@ import pytest
 
 from compliance import summary
 from conftest import BIN, ROOT, inventory_json, run
+from tests import traffic
 
 pytestmark = pytest.mark.lab
 LAB = inventory_json(ROOT / "inventory" / "lab")["_meta"]["hostvars"]
@@ -49,24 +50,7 @@ def test_check_mode_on_a_converged_lab_reports_no_change() -> None:
 
 
 def _ssh(address: str, command: str, *options: str) -> subprocess.CompletedProcess[str]:
-    return run(
-        [
-            "ssh",
-            "-i",
-            str(KEY),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=5",
-            *options,
-            f"exploit@{address}",
-            command,
-        ]
-    )
+    return run(traffic.ssh_argv(KEY, f"exploit@{address}", command, *options))
 
 
 def _address(prefix: str) -> str:

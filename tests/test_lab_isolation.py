@@ -26,7 +26,7 @@ INVENTORY = inventory_json(ROOT / "inventory" / "lab")
 HOSTVARS = INVENTORY["_meta"]["hostvars"]
 ANY = next(iter(HOSTVARS.values()))
 TENANTS = {t["id"]: t for t in ANY["site_tenants"]}
-LOG = "/var/log/ulog/firewall.log"
+LOG = traffic.FIREWALL_LOG
 
 
 def _hosts_of(group: str) -> list[str]:
@@ -51,31 +51,13 @@ def address(host: str) -> str:
 
 
 def sh(host: str, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / "lab" / "bin" / "podman"), "exec", f"lab-{host}", "sh", "-c", command],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return traffic.in_container(f"lab-{host}", command, str(ROOT / "lab" / "bin" / "podman"))
 
 
 def denials(host: str, tenant: str, source: str, port: int | None = None) -> list[str]:
-    """Lines of the host's firewall log for packets from ``source`` denied as ``tenant``
-    (waiting a few seconds: the kernel hands NFLOG packets to ulogd2 in batches)."""
-    deadline = time.monotonic() + 6
-    while True:
-        lines = sh(host, f"cat {LOG}").stdout.splitlines()
-        found = [
-            line
-            for line in lines
-            if f"cs-deny tenant={tenant} " in line
-            and f"SRC={source} " in line
-            and (port is None or f"DPT={port} " in line)
-        ]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
+    """Lines of the host's firewall log for packets from ``source`` denied as ``tenant``."""
+    needles = [f"cs-deny tenant={tenant} ", f"SRC={source} "] + ([f"DPT={port} "] if port else [])
+    return traffic.logged_lines(lambda: sh(host, f"cat {LOG}").stdout, *needles)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,13 +1,19 @@
-"""Shell commands that make and observe real traffic inside the lab's or Molecule's containers.
+"""Real traffic in the lab's or Molecule's containers, and how the tests observe it.
 
-Used by the lab's isolation tests (tests/test_lab_isolation.py) and the firewall scenario
-(molecule/firewall/tests). Only python3, which every host has, is needed on either side;
-traffic only goes between the project's own containers.
+Used by the lab's tests (tests/test_lab*.py) and the Molecule scenarios (firewall, ssh).
+Only python3, which every host has, is needed on either side; traffic only goes between
+the project's own containers and this controller.
 """
 
 from __future__ import annotations
 
 import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+FIREWALL_LOG = "/var/log/ulog/firewall.log"
 
 _TCP_SERVER = """
 import socket
@@ -82,3 +88,48 @@ def udp_received(port: int) -> str:
 
 def ping(address: str) -> str:
     return f"ping -n -c 1 -W 2 {address}"
+
+
+def in_container(
+    container: str, command: str, podman: str = "podman"
+) -> subprocess.CompletedProcess[str]:
+    """Run a shell command inside a container (podman exec), capturing its output."""
+    return subprocess.run(
+        [podman, "exec", container, "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def logged_lines(read: Callable[[], str], *needles: str, seconds: float = 6) -> list[str]:
+    """Lines of ``read()`` (a firewall log) holding every needle, polled for a few seconds:
+    the kernel hands NFLOG packets to ulogd2 in batches."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [line for line in read().splitlines() if all(n in line for n in needles)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def ssh_argv(key: Path, destination: str, command: str, *options: str) -> list[str]:
+    """ssh from this controller to ``user@address`` with a test key: no prompt, no
+    known_hosts, 5 s to connect; ``options`` go before the destination."""
+    return [
+        "ssh",
+        "-i",
+        str(key),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=5",
+        *options,
+        destination,
+        command,
+    ]

@@ -33,17 +33,11 @@ ADDRESS = {
     ).stdout.strip()
     for name in (ALPHA, BRAVO)
 }
-LOG = "/var/log/ulog/firewall.log"
+LOG = traffic.FIREWALL_LOG
 
 
 def sh(container: str, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["podman", "exec", container, "sh", "-c", command],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return traffic.in_container(container, command)
 
 
 def local(command: str) -> subprocess.CompletedProcess[str]:
@@ -66,16 +60,7 @@ def converge(*extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def logged(container: str, *needles: str) -> bool:
-    """Whether a line of the firewall log holds every needle (polled a few seconds: the
-    kernel hands NFLOG packets to ulogd2 in batches)."""
-    deadline = time.monotonic() + 6
-    while True:
-        lines = sh(container, f"cat {LOG}").stdout.splitlines()
-        if any(all(n in line for n in needles) for line in lines):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
+    return bool(traffic.logged_lines(lambda: sh(container, f"cat {LOG}").stdout, *needles))
 
 
 def ruleset(container: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from compliance import summary
+from tests import traffic
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 KEY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "id_ed25519"
@@ -23,22 +24,7 @@ def address(host) -> str:
 
 def _ssh(address: str, user: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            "ssh",
-            "-i",
-            str(KEY),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=5",
-            *options,
-            f"{user}@{address}",
-            "id -un",
-        ],
+        traffic.ssh_argv(KEY, f"{user}@{address}", "id -un", *options),
         capture_output=True,
         text=True,
         check=False,
