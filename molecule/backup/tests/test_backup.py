@@ -1,0 +1,306 @@
+"""Roles backup_server and backup_client, proven with real backups and restores.
+
+backup-debian12 is the backup server (borg 1.2); backup-debian13 is a client of tenant
+alpha (borg 1.4, sqlite dump), backup-bravo a client of tenant bravo (borg 1.2, 40 MB
+quota, one daily archive kept). Tests run in file order: the data set made by the first
+ones is used by the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import traffic
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+SERVER, ALPHA, BRAVO = "backup-debian12", "backup-debian13", "backup-bravo"
+REPO = {ALPHA: "/srv/borg/alpha/backup-debian13", BRAVO: "/srv/borg/bravo/backup-bravo"}
+PROM = "/var/lib/prometheus/node-exporter/cite_backup.prom"
+
+# A data set: 3,000 small text files in 30 directories, 60 binary files, two large ones
+# (random and compressible), some sparse-ish zeros; then a change script for the second run.
+MAKE_DATA = r"""
+import os, random
+random.seed(20261124)
+base = "/srv/data"
+for d in range(30):
+    os.makedirs(f"{base}/dir{d:02}", exist_ok=True)
+    for f in range(100):
+        with open(f"{base}/dir{d:02}/note{f:03}.txt", "w") as out:
+            out.write(f"dossier {d}-{f}\n" * random.randint(1, 200))
+os.makedirs(f"{base}/bin", exist_ok=True)
+for f in range(60):
+    with open(f"{base}/bin/blob{f:02}.bin", "wb") as out:
+        out.write(os.urandom(random.randint(1, 400) * 1024))
+with open(f"{base}/large-random.bin", "wb") as out:
+    out.write(os.urandom(48 * 1024 * 1024))
+with open(f"{base}/large-text.log", "w") as out:
+    for i in range(400000):
+        out.write(f"{i:08} citizen request handled\n")
+os.symlink("dir00/note000.txt", f"{base}/latest-note")
+"""
+CHANGE_DATA = r"""
+import os
+base = "/srv/data"
+for f in range(20):
+    with open(f"{base}/dir05/note{f:03}.txt", "a") as out:
+        out.write("amended\n")
+    os.remove(f"{base}/dir07/note{f:03}.txt")
+with open(f"{base}/bin/blob00.bin", "r+b") as out:
+    out.write(b"\0" * 4096)
+with open(f"{base}/new-file.txt", "w") as out:
+    out.write("created after the first backup\n")
+"""
+
+
+def sh(container: str, command: str) -> subprocess.CompletedProcess[str]:
+    return traffic.in_container(container, command)
+
+
+def ok(container: str, command: str) -> str:
+    result = sh(container, command)
+    assert result.returncode == 0, f"{container}: {command}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def archives(container: str) -> list[str]:
+    return [a["name"] for a in json.loads(ok(container, "cite-borg list --json"))["archives"]]
+
+
+def backup(container: str) -> subprocess.CompletedProcess[str]:
+    return sh(container, "systemctl start cite-backup.service")
+
+
+def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook on the scenario's inventory; stdout with its lines unfolded."""
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            name,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    result.stdout = " ".join((result.stdout + result.stderr).split())  # ansible's errors: stderr
+    return result
+
+
+def drill(*extra: str) -> subprocess.CompletedProcess[str]:
+    return playbook(str(ROOT / "playbooks" / "restore-drill.yml"), "-e", f"restore_drill_hosts={ALPHA}", *extra)
+
+
+def metric(container: str, name: str) -> float | None:
+    match = re.search(rf"^{name} (\S+)$", sh(container, f"cat {PROM}").stdout, re.M)
+    return float(match.group(1)) if match else None
+
+
+def test_server_forced_commands_are_root_owned_and_append_only() -> None:
+    for tenant, host, quota in (("alpha", ALPHA, "2G"), ("bravo", BRAVO, "40M")):
+        path = f"/etc/cite-backup/authorized_keys/borg-{tenant}"
+        assert ok(SERVER, f"stat -c '%U %a' {path}").split() == ["root", "644"]
+        keys = [line for line in ok(SERVER, f"cat {path}").splitlines() if not line.startswith("#")]
+        assert len(keys) == 1
+        assert keys[0].startswith(
+            f'restrict,command="/usr/local/libexec/cite-borg-serve {REPO[host]} {quota}" ssh-ed25519 '
+        )
+        assert ok(SERVER, f"stat -c '%U %a' /srv/borg/{tenant}").split() == [f"borg-{tenant}", "700"]
+    guard = ok(SERVER, "cat /usr/local/libexec/cite-borg-serve")
+    assert '"serve", "--append-only", "--restrict-to-repository"' in guard
+    effective = ok(SERVER, "sshd -T -f /etc/ssh/sshd_backup_config")
+    for line in ("port 2222", "passwordauthentication no", "permittty no", "permitrootlogin no",
+                 "disableforwarding yes", "allowgroups borg-clients"):
+        assert line in effective.splitlines(), line
+    assert ok(SERVER, "systemctl is-active cite-backup-sshd").strip() == "active"
+
+
+def test_clients_have_their_timer_and_no_packaged_one() -> None:
+    for client in (ALPHA, BRAVO):
+        assert ok(client, "systemctl is-enabled cite-backup.timer").strip() == "enabled"
+        assert sh(client, "systemctl is-enabled borgmatic.timer").stdout.strip() == "masked"
+        assert ok(client, "stat -c '%U %a' /etc/borgmatic/passphrase").split() == ["root", "400"]
+
+
+def test_data_set_backed_up_changed_and_restored_identical() -> None:
+    ok(ALPHA, "rm -rf /srv/data /var/tmp/r1")
+    ok(ALPHA, f"python3 -c '{MAKE_DATA}'")
+    assert int(ok(ALPHA, "find /srv/data -type f | wc -l")) > 3000
+    ok(ALPHA, "cd / && find srv/data -type f -print0 | sort -z | xargs -0 sha256sum > /root/manifest1")
+    assert backup(ALPHA).returncode == 0
+    first = archives(ALPHA)[-1]
+    assert metric(ALPHA, "cite_backup_last_run_success") == 1
+    assert time.time() - (metric(ALPHA, "cite_backup_last_success_timestamp_seconds") or 0) < 300
+
+    ok(ALPHA, f"python3 -c '{CHANGE_DATA}'")
+    assert backup(ALPHA).returncode == 0
+    assert archives(ALPHA)[-1] != first
+
+    # The first archive still gives back the first data set, bit for bit.
+    ok(ALPHA, f"mkdir -p /var/tmp/r1 && cd /var/tmp/r1 && cite-borg extract ::{first} srv/data")
+    check = sh(ALPHA, "cd /var/tmp/r1 && sha256sum --quiet --strict -c /root/manifest1")
+    assert check.returncode == 0, check.stdout[-2000:]
+    assert ok(ALPHA, "cd /var/tmp/r1 && find srv/data -type f | wc -l") == ok(ALPHA, "wc -l < /root/manifest1")
+    assert ok(ALPHA, "readlink /var/tmp/r1/srv/data/latest-note").strip() == "dir00/note000.txt"
+    ok(ALPHA, "rm -rf /var/tmp/r1")
+
+    # The latest archive equals the live data (changed files included), strictly.
+    result = drill("-e", "restore_drill_strict=true")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"(\d+) of\s+\1\s+files\s+identical", result.stdout), result.stdout[-1500:]
+
+
+def test_restore_drill_fails_loudly_on_a_difference() -> None:
+    ok(ALPHA, "echo tampered >> /srv/data/dir01/note001.txt")
+    strict = drill("-e", "restore_drill_strict=true")
+    assert strict.returncode != 0
+    assert "restore drill FAILED" in strict.stdout
+    assert "/srv/data/dir01/note001.txt" in strict.stdout
+    # Without strict mode a file changed after the archive is reported, not a failure...
+    tolerant = drill()
+    assert tolerant.returncode == 0, tolerant.stdout[-2000:]
+    assert "1 changed" in tolerant.stdout
+    # A file deleted since the archive: reported; a failure in strict mode only.
+    ok(ALPHA, "sed -i '$ d' /srv/data/dir01/note001.txt && rm /srv/data/dir03/note003.txt")
+    assert drill("-e", "restore_drill_strict=true").returncode != 0
+    tolerant = drill()
+    assert tolerant.returncode == 0 and "1 deleted" in tolerant.stdout, tolerant.stdout[-2000:]
+    assert backup(ALPHA).returncode == 0
+
+
+def test_client_can_neither_delete_nor_prune_its_history() -> None:
+    before = archives(ALPHA)
+    first = before[0]
+    deleted = sh(ALPHA, f"cite-borg delete ::{first}")
+    assert deleted.returncode != 0
+    assert "'delete' refused" in deleted.stderr
+    pruned = sh(ALPHA, "cite-borg prune --keep-last 1")
+    assert pruned.returncode != 0
+    assert "refused" in pruned.stderr
+    whole = sh(ALPHA, "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING=YES cite-borg delete")
+    assert whole.returncode != 0
+    assert archives(ALPHA) == before
+
+
+def test_client_reaches_no_other_repository() -> None:
+    server = f"{SERVER}:2222"
+    other_tenant = sh(ALPHA, f"cite-borg list ssh://borg-alpha@{server}{REPO[BRAVO]}")
+    assert other_tenant.returncode != 0
+    assert "Repository path not allowed" in other_tenant.stderr
+    sibling = sh(ALPHA, f"cite-borg list ssh://borg-alpha@{server}/srv/borg/alpha/another-host")
+    assert sibling.returncode != 0
+    assert "Repository path not allowed" in sibling.stderr
+    ssh = (
+        "ssh -i /etc/borgmatic/ssh/id_ed25519 -o BatchMode=yes -o UserKnownHostsFile=/etc/borgmatic/ssh/known_hosts "
+        f"-p 2222 {{}}@{SERVER} id </dev/null"
+    )
+    as_bravo = sh(ALPHA, ssh.format("borg-bravo"))
+    assert as_bravo.returncode != 0
+    assert "Permission denied (publickey)" in as_bravo.stderr
+    shell = sh(ALPHA, ssh.format("borg-alpha"))
+    assert "uid=" not in shell.stdout
+    # On the server, one tenant's account cannot even list another tenant's repositories.
+    assert sh(SERVER, "runuser -u borg-alpha -- ls /srv/borg/bravo").returncode != 0
+
+
+def test_server_stopped_during_a_backup() -> None:
+    last_success = metric(ALPHA, "cite_backup_last_success_timestamp_seconds")
+    ok(ALPHA, "head -c 400M /dev/urandom > /srv/data/interrupted.bin")
+    ok(ALPHA, "systemctl start --no-block cite-backup.service")
+    deadline = time.monotonic() + 60
+    while sh(SERVER, "pgrep -u borg-alpha -f 'borg serve'").returncode != 0:
+        assert time.monotonic() < deadline, "the backup never reached the server"
+        time.sleep(0.2)
+    time.sleep(2)
+    ok(SERVER, "systemctl stop cite-backup-sshd")
+    try:
+        deadline = time.monotonic() + 180
+        while sh(ALPHA, "systemctl is-active cite-backup.service").stdout.strip() in ("activating", "active"):
+            assert time.monotonic() < deadline, "the backup did not end after the server stopped"
+            time.sleep(1)
+        assert ok(ALPHA, "systemctl show -p Result --value cite-backup.service").strip() == "exit-code"
+        journal = ok(ALPHA, "journalctl -u cite-backup.service -n 60 --no-pager")
+        assert re.search(r"Connection closed by remote host|Broken pipe|Error running", journal), journal[-2000:]
+        assert metric(ALPHA, "cite_backup_last_run_success") == 0
+        assert metric(ALPHA, "cite_backup_last_success_timestamp_seconds") == last_success
+        check = sh(
+            SERVER,
+            "cd /tmp && runuser -u borg-alpha -- env BORG_BASE_DIR=/var/lib/cite-backup/alpha "
+            "BORG_PASSCOMMAND='cat /etc/cite-backup/tenants/alpha.passphrase' "
+            f"borg check --lock-wait 60 {REPO[ALPHA]}",
+        )
+        assert check.returncode == 0, check.stderr
+    finally:
+        ok(SERVER, "systemctl start cite-backup-sshd")
+    assert backup(ALPHA).returncode == 0
+    assert metric(ALPHA, "cite_backup_last_run_success") == 1
+    ok(ALPHA, "rm /srv/data/interrupted.bin")
+
+
+def test_sqlite_database_is_dumped_into_the_archive() -> None:
+    ok(ALPHA, "mkdir -p /srv/app && sqlite3 /srv/app/ledger.db "
+              "\"create table if not exists entries(ref text); insert into entries values ('ledger-7731');\"")
+    assert backup(ALPHA).returncode == 0
+    latest = archives(ALPHA)[-1]
+    paths = ok(ALPHA, f"cite-borg list --short ::{latest}").splitlines()
+    dumps = [p for p in paths if "sqlite_databases" in p and p.endswith("ledger")]
+    assert dumps, [p for p in paths if "borgmatic" in p]
+    dump = ok(ALPHA, f"cite-borg extract --stdout ::{latest} {dumps[0]}")
+    assert "INSERT INTO entries VALUES('ledger-7731');" in dump
+
+
+def test_tenant_quota_is_enforced_by_the_server() -> None:
+    ok(BRAVO, "mkdir -p /srv/data && echo small > /srv/data/small.txt")
+    assert backup(BRAVO).returncode == 0
+    ok(BRAVO, "head -c 60M /dev/urandom > /srv/data/too-big.bin")
+    assert backup(BRAVO).returncode != 0
+    assert "quota" in ok(BRAVO, "journalctl -u cite-backup.service -n 40 --no-pager").lower()
+    ok(BRAVO, "rm /srv/data/too-big.bin")
+    assert backup(BRAVO).returncode == 0
+
+
+def test_server_prunes_with_the_tenant_retention() -> None:
+    assert backup(BRAVO).returncode == 0
+    assert len(archives(BRAVO)) >= 2
+    ok(SERVER, "systemctl start cite-backup-maintenance@bravo.service")
+    assert archives(BRAVO) == archives(BRAVO)[-1:]  # keep_daily 1: today's last only
+    prom = ok(SERVER, "cat /var/lib/cite-backup/bravo/maintenance.prom")
+    assert 'cite_backup_repository_ok{tenant="bravo",host="backup-bravo"} 1' in prom
+
+
+def test_wrong_passphrase_is_refused_before_any_change() -> None:
+    watched = {
+        ALPHA: "/etc/borgmatic/passphrase /etc/borgmatic/config.yaml",
+        SERVER: "/etc/cite-backup/tenants/alpha.passphrase /etc/cite-backup/tenants/bravo.passphrase",
+    }
+    before = {host: ok(host, f"sha256sum {paths}") for host, paths in watched.items()}
+    converge = str(ROOT / "molecule" / "backup" / "converge.yml")
+    wrong_client = playbook(converge, "--tags", "backup", "-e", "backup_client_passphrase=not-the-passphrase")
+    assert wrong_client.returncode != 0
+    assert "does not open" in wrong_client.stdout and "wrong vault value" in wrong_client.stdout
+    wrong_server = playbook(converge, "--tags", "backup", "-e", '{"vault_backup_passphrases": {"alpha": "x", "bravo": "y"}}')
+    assert wrong_server.returncode != 0
+    assert "tenant(s) alpha, bravo" in wrong_server.stdout
+    missing = playbook(converge, "--tags", "backup", "-e", '{"vault_backup_passphrases": {}}')
+    assert missing.returncode != 0
+    assert "vault_backup_passphrases" in missing.stdout
+    assert "not-the-passphrase" not in wrong_client.stdout + wrong_client.stderr
+    assert {host: ok(host, f"sha256sum {paths}") for host, paths in watched.items()} == before
+
+
+@pytest.mark.parametrize("flag", ["--check"])
+def test_check_mode_on_a_converged_fleet_changes_nothing(flag: str) -> None:
+    result = playbook(str(ROOT / "molecule" / "backup" / "converge.yml"), flag)
+    assert result.returncode == 0, result.stdout[-3000:]
+    recap = re.findall(r"(\S+) : ok=\d+ changed=(\d+)", result.stdout)
+    assert {host for host, _ in recap} == {SERVER, ALPHA, BRAVO}, result.stdout[-2000:]
+    assert all(changed == "0" for _, changed in recap), recap
