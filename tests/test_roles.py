@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,13 +18,24 @@ def test_there_are_roles() -> None:
     assert {"base", "time"} <= set(ROLES)
 
 
+def scenario_of(role: str) -> Path:
+    """molecule/<role>, or molecule/<family> for roles that only work together and share one
+    multi-host scenario (backup_server and backup_client: molecule/backup)."""
+    own = ROOT / "molecule" / role
+    return own if own.is_dir() else ROOT / "molecule" / role.split("_")[0]
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_role_is_complete(role: str) -> None:
     path = ROOT / "roles" / role
     for part in ("meta/argument_specs.yml", "meta/main.yml", "defaults/main.yml", "README.md"):
         assert (path / part).is_file(), f"{role}: {part} is missing"
-    assert (ROOT / "molecule" / role / "molecule.yml").is_file(), f"{role}: no Molecule scenario"
-    assert list((ROOT / "molecule" / role / "tests").glob("test_*.py")), f"{role}: no testinfra"
+    scenario = scenario_of(role)
+    assert (scenario / "molecule.yml").is_file(), f"{role}: no Molecule scenario"
+    assert list((scenario / "tests").glob("test_*.py")), f"{role}: no testinfra"
+    converged = (scenario / "converge.yml").read_text("utf-8")
+    playbooks = [ROOT / "playbooks" / m for m in re.findall(r"playbooks/([\w-]+\.yml)", converged)]
+    assert role in converged + "".join(p.read_text("utf-8") for p in playbooks), f"{scenario} does not run {role}"
 
 
 @pytest.mark.parametrize("role", ROLES)
