@@ -57,7 +57,17 @@ def lab_copy(tmp_path: Path) -> Path:
         "site_apt_mirror: http://mirror.invalid/debian\n",
         encoding="utf-8",
     )
+    _vault(inv)
     return inv
+
+
+def _vault(inventory: Path) -> None:
+    """The copy's vault: a backup passphrase per tenant, as lab/up.yml makes the lab's."""
+    tenants = yaml.safe_load((inventory / "group_vars" / "all" / "tenants.yml").read_text("utf-8"))
+    ids = [t["id"] for t in tenants["site_tenants"]]
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    result = run([str(BIN / "python"), "lab/vault.py", str(vault), *ids])
+    assert result.returncode == 0, result.stderr
 
 
 def _edit(path: Path, change: Any) -> None:
@@ -132,6 +142,38 @@ def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: 
     assert "UNREACHABLE" not in out
 
 
+def test_preflight_refuses_missing_vault_passphrases(lab_copy: Path) -> None:
+    (lab_copy / "group_vars" / "all" / "vault.yml").unlink()
+    rc, out = _preflight(lab_copy)
+    assert rc != 0
+    assert (
+        "no backup passphrase in Ansible Vault for tenant(s) aphp, eau_de_paris, paris_habitat, ville"
+        in " ".join(out.split())
+    )
+    assert "UNREACHABLE" not in out
+
+
+def test_lab_vault_keeps_passphrases_and_encrypts(tmp_path: Path) -> None:
+    vault = tmp_path / "vault.yml"
+    view = [str(BIN / "ansible-vault"), "view", str(vault)]
+    assert (
+        run([str(BIN / "python"), "lab/vault.py", str(vault), "ville"]).stdout.strip() == "changed"
+    )
+    assert vault.read_text("utf-8").startswith("$ANSIBLE_VAULT;1.2;AES256;lab")
+    first = yaml.safe_load(run(view).stdout)["vault_backup_passphrases"]
+    assert len(first["ville"]) >= 40
+    assert (
+        run([str(BIN / "python"), "lab/vault.py", str(vault), "ville"]).stdout.strip()
+        == "unchanged"
+    )
+    assert (
+        run([str(BIN / "python"), "lab/vault.py", str(vault), "ville", "aphp"]).stdout.strip()
+        == "changed"
+    )
+    second = yaml.safe_load(run(view).stdout)["vault_backup_passphrases"]
+    assert second["ville"] == first["ville"] and second["aphp"] != first["ville"]
+
+
 def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
     def add_tenant(d: dict[str, Any]) -> None:
         d["site_tenants"].append(
@@ -154,6 +196,12 @@ def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
 
     _edit(lab_copy / "group_vars" / "all" / "tenants.yml", add_tenant)
     _edit(lab_copy / "hosts.yml", add_host)
+    rc, out = _preflight(lab_copy)
+    assert rc != 0
+    assert "no backup passphrase in Ansible Vault for tenant(s) bibliotheques" in " ".join(
+        out.split()
+    )
+    _vault(lab_copy)  # the new tenant's passphrase, in the vault
     rc, out = _preflight(lab_copy)
     assert rc == 0, out
     result = run(

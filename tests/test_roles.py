@@ -35,7 +35,9 @@ def test_role_is_complete(role: str) -> None:
     assert list((scenario / "tests").glob("test_*.py")), f"{role}: no testinfra"
     converged = (scenario / "converge.yml").read_text("utf-8")
     playbooks = [ROOT / "playbooks" / m for m in re.findall(r"playbooks/([\w-]+\.yml)", converged)]
-    assert role in converged + "".join(p.read_text("utf-8") for p in playbooks), f"{scenario} does not run {role}"
+    assert role in converged + "".join(p.read_text("utf-8") for p in playbooks), (
+        f"{scenario} does not run {role}"
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)

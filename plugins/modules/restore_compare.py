@@ -94,7 +94,9 @@ def same(restored: str, live: str, kind: int) -> bool:
     return digest(restored) == digest(live)
 
 
-def compare(restored: str, since: float, roots: list[str], exclude: list[str], ignore: list[str]) -> Report:
+def compare(
+    restored: str, since: float, roots: list[str], exclude: list[str], ignore: list[str]
+) -> Report:
     report = Report()
     seen: set[str] = set()
     for directory, dirs, files in os.walk(restored):
@@ -144,7 +146,12 @@ def compare(restored: str, since: float, roots: list[str], exclude: list[str], i
                     continue
                 if not changed_after(st, since):
                     report.missing_from_backup.append(live)
-    for paths in (report.differ, report.changed_since, report.deleted_since, report.missing_from_backup):
+    for paths in (
+        report.differ,
+        report.changed_since,
+        report.deleted_since,
+        report.missing_from_backup,
+    ):
         paths.sort()
     return report
 
@@ -168,7 +175,9 @@ def main() -> None:
         since = parse_since(params["since"])
     except ValueError:
         module.fail_json(msg=f"since: not a time: {params['since']!r}")
-    report = compare(params["restored"], since, params["roots"], params["exclude"], params["ignore"])
+    report = compare(
+        params["restored"], since, params["roots"], params["exclude"], params["ignore"]
+    )
     failures = report.failures(params["strict"])
     result = {
         "changed": False,
@@ -188,7 +197,8 @@ def main() -> None:
             msg=(
                 f"restore drill FAILED: {len(report.differ)} file(s) differ from the live data without "
                 f"having changed since the archive, {len(report.missing_from_backup)} live file(s) missing "
-                f"from the backup" + (", and strict mode counts every later change" if params["strict"] else "")
+                f"from the backup"
+                + (", and strict mode counts every later change" if params["strict"] else "")
                 + f"; first: {failures[:SAMPLE]}"
             ),
             **result,

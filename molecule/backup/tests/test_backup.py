@@ -97,7 +97,9 @@ def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def drill(*extra: str) -> subprocess.CompletedProcess[str]:
-    return playbook(str(ROOT / "playbooks" / "restore-drill.yml"), "-e", f"restore_drill_hosts={ALPHA}", *extra)
+    return playbook(
+        str(ROOT / "playbooks" / "restore-drill.yml"), "-e", f"restore_drill_hosts={ALPHA}", *extra
+    )
 
 
 def metric(container: str, name: str) -> float | None:
@@ -114,12 +116,21 @@ def test_server_forced_commands_are_root_owned_and_append_only() -> None:
         assert keys[0].startswith(
             f'restrict,command="/usr/local/libexec/cite-borg-serve {REPO[host]} {quota}" ssh-ed25519 '
         )
-        assert ok(SERVER, f"stat -c '%U %a' /srv/borg/{tenant}").split() == [f"borg-{tenant}", "700"]
+        assert ok(SERVER, f"stat -c '%U %a' /srv/borg/{tenant}").split() == [
+            f"borg-{tenant}",
+            "700",
+        ]
     guard = ok(SERVER, "cat /usr/local/libexec/cite-borg-serve")
     assert '"serve", "--append-only", "--restrict-to-repository"' in guard
     effective = ok(SERVER, "sshd -T -f /etc/ssh/sshd_backup_config")
-    for line in ("port 2222", "passwordauthentication no", "permittty no", "permitrootlogin no",
-                 "disableforwarding yes", "allowgroups borg-clients"):
+    for line in (
+        "port 2222",
+        "passwordauthentication no",
+        "permittty no",
+        "permitrootlogin no",
+        "disableforwarding yes",
+        "allowgroups borg-clients",
+    ):
         assert line in effective.splitlines(), line
     assert ok(SERVER, "systemctl is-active cite-backup-sshd").strip() == "active"
 
@@ -135,7 +146,10 @@ def test_data_set_backed_up_changed_and_restored_identical() -> None:
     ok(ALPHA, "rm -rf /srv/data /var/tmp/r1")
     ok(ALPHA, f"python3 -c '{MAKE_DATA}'")
     assert int(ok(ALPHA, "find /srv/data -type f | wc -l")) > 3000
-    ok(ALPHA, "cd / && find srv/data -type f -print0 | sort -z | xargs -0 sha256sum > /root/manifest1")
+    ok(
+        ALPHA,
+        "cd / && find srv/data -type f -print0 | sort -z | xargs -0 sha256sum > /root/manifest1",
+    )
     assert backup(ALPHA).returncode == 0
     first = archives(ALPHA)[-1]
     assert metric(ALPHA, "cite_backup_last_run_success") == 1
@@ -149,7 +163,9 @@ def test_data_set_backed_up_changed_and_restored_identical() -> None:
     ok(ALPHA, f"mkdir -p /var/tmp/r1 && cd /var/tmp/r1 && cite-borg extract ::{first} srv/data")
     check = sh(ALPHA, "cd /var/tmp/r1 && sha256sum --quiet --strict -c /root/manifest1")
     assert check.returncode == 0, check.stdout[-2000:]
-    assert ok(ALPHA, "cd /var/tmp/r1 && find srv/data -type f | wc -l") == ok(ALPHA, "wc -l < /root/manifest1")
+    assert ok(ALPHA, "cd /var/tmp/r1 && find srv/data -type f | wc -l") == ok(
+        ALPHA, "wc -l < /root/manifest1"
+    )
     assert ok(ALPHA, "readlink /var/tmp/r1/srv/data/latest-note").strip() == "dir00/note000.txt"
     ok(ALPHA, "rm -rf /var/tmp/r1")
 
@@ -224,12 +240,19 @@ def test_server_stopped_during_a_backup() -> None:
     ok(SERVER, "systemctl stop cite-backup-sshd")
     try:
         deadline = time.monotonic() + 180
-        while sh(ALPHA, "systemctl is-active cite-backup.service").stdout.strip() in ("activating", "active"):
+        while sh(ALPHA, "systemctl is-active cite-backup.service").stdout.strip() in (
+            "activating",
+            "active",
+        ):
             assert time.monotonic() < deadline, "the backup did not end after the server stopped"
             time.sleep(1)
-        assert ok(ALPHA, "systemctl show -p Result --value cite-backup.service").strip() == "exit-code"
+        assert (
+            ok(ALPHA, "systemctl show -p Result --value cite-backup.service").strip() == "exit-code"
+        )
         journal = ok(ALPHA, "journalctl -u cite-backup.service -n 60 --no-pager")
-        assert re.search(r"Connection closed by remote host|Broken pipe|Error running", journal), journal[-2000:]
+        assert re.search(r"Connection closed by remote host|Broken pipe|Error running", journal), (
+            journal[-2000:]
+        )
         assert metric(ALPHA, "cite_backup_last_run_success") == 0
         assert metric(ALPHA, "cite_backup_last_success_timestamp_seconds") == last_success
         check = sh(
@@ -247,8 +270,11 @@ def test_server_stopped_during_a_backup() -> None:
 
 
 def test_sqlite_database_is_dumped_into_the_archive() -> None:
-    ok(ALPHA, "mkdir -p /srv/app && sqlite3 /srv/app/ledger.db "
-              "\"create table if not exists entries(ref text); insert into entries values ('ledger-7731');\"")
+    ok(
+        ALPHA,
+        "mkdir -p /srv/app && sqlite3 /srv/app/ledger.db "
+        "\"create table if not exists entries(ref text); insert into entries values ('ledger-7731');\"",
+    )
     assert backup(ALPHA).returncode == 0
     latest = archives(ALPHA)[-1]
     paths = ok(ALPHA, f"cite-borg list --short ::{latest}").splitlines()
@@ -284,10 +310,18 @@ def test_wrong_passphrase_is_refused_before_any_change() -> None:
     }
     before = {host: ok(host, f"sha256sum {paths}") for host, paths in watched.items()}
     converge = str(ROOT / "molecule" / "backup" / "converge.yml")
-    wrong_client = playbook(converge, "--tags", "backup", "-e", "backup_client_passphrase=not-the-passphrase")
+    wrong_client = playbook(
+        converge, "--tags", "backup", "-e", "backup_client_passphrase=not-the-passphrase"
+    )
     assert wrong_client.returncode != 0
     assert "does not open" in wrong_client.stdout and "wrong vault value" in wrong_client.stdout
-    wrong_server = playbook(converge, "--tags", "backup", "-e", '{"vault_backup_passphrases": {"alpha": "x", "bravo": "y"}}')
+    wrong_server = playbook(
+        converge,
+        "--tags",
+        "backup",
+        "-e",
+        '{"vault_backup_passphrases": {"alpha": "x", "bravo": "y"}}',
+    )
     assert wrong_server.returncode != 0
     assert "tenant(s) alpha, bravo" in wrong_server.stdout
     missing = playbook(converge, "--tags", "backup", "-e", '{"vault_backup_passphrases": {}}')
