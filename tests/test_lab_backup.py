@@ -61,7 +61,8 @@ def test_no_tenant_reaches_another_tenants_repository(host: str) -> None:
     assert "Repository path not allowed" in own_account.stderr
     their_account = sh(
         host,
-        "ssh -i /etc/borgmatic/ssh/id_ed25519 -o BatchMode=yes -o UserKnownHostsFile=/etc/borgmatic/ssh/known_hosts "
+        "ssh -i /etc/borgmatic/ssh/id_ed25519 -o BatchMode=yes "
+        "-o UserKnownHostsFile=/etc/borgmatic/ssh/known_hosts "
         f"-p 2222 borg-{TENANT_HOSTS[other]}@{SERVER_ADDRESS} true </dev/null",
     )
     assert "Permission denied (publickey)" in their_account.stderr

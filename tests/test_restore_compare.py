@@ -15,7 +15,8 @@ from conftest import ROOT
 _spec = importlib.util.spec_from_file_location(
     "restore_compare", ROOT / "plugins" / "modules" / "restore_compare.py"
 )
-assert _spec and _spec.loader
+assert _spec
+assert _spec.loader
 rc = importlib.util.module_from_spec(_spec)
 sys.modules["restore_compare"] = rc  # dataclasses look their module up
 _spec.loader.exec_module(rc)
@@ -68,7 +69,8 @@ def test_change_after_the_archive_is_tolerated_unless_strict(trees: tuple[Path, 
     since = time.time() - 5
     (live / "docs" / "a.txt").write_text("amended after the backup\n")
     report = compare(live, restored, since)
-    assert report.changed_since == [str(live / "docs" / "a.txt")] and report.differ == []
+    assert report.changed_since == [str(live / "docs" / "a.txt")]
+    assert report.differ == []
     assert report.failures(strict=False) == []
     assert report.failures(strict=True) == [str(live / "docs" / "a.txt")]
 

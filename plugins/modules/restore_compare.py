@@ -3,6 +3,15 @@
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
 DOCUMENTATION = r"""
 module: restore_compare
 short_description: Compare a restored backup with the live data, file by file (SHA-256)
@@ -15,22 +24,22 @@ description:
     is a failure (something that should have been backed up was not), unless it matches
     I(exclude) (borg shell-style patterns, a plain path also excludes what is below it).
 options:
-  restored: {type: path, required: true, description: Directory the archive was extracted into.}
-  since: {type: str, required: true, description: "Start of the archive: borg's local ISO time, or seconds since the epoch."}
-  roots: {type: list, elements: path, default: [], description: Live directories the archive covers.}
-  exclude: {type: list, elements: str, default: [], description: Patterns left out of the backup.}
-  ignore: {type: list, elements: str, default: [], description: Restored paths not compared (dumps).}
-  strict: {type: bool, default: false, description: Changes after the archive are failures too.}
+  restored:
+    {type: path, required: true, description: Directory the archive was extracted into.}
+  since:
+    type: str
+    required: true
+    description: "Start of the archive: borg's local ISO time, or seconds since the epoch."
+  roots:
+    {type: list, elements: path, default: [], description: Live directories it covers.}
+  exclude:
+    {type: list, elements: str, default: [], description: Patterns left out of the backup.}
+  ignore:
+    {type: list, elements: str, default: [], description: Restored paths not compared.}
+  strict:
+    {type: bool, default: false, description: Changes after the archive are failures too.}
 """
 
-import fnmatch
-import hashlib
-import os
-import stat
-from datetime import datetime
-from dataclasses import dataclass, field
-
-from ansible.module_utils.basic import AnsibleModule
 
 SAMPLE = 20  # paths listed per category in the result
 
@@ -195,9 +204,9 @@ def main() -> None:
     if failures:
         module.fail_json(
             msg=(
-                f"restore drill FAILED: {len(report.differ)} file(s) differ from the live data without "
-                f"having changed since the archive, {len(report.missing_from_backup)} live file(s) missing "
-                f"from the backup"
+                f"restore drill FAILED: {len(report.differ)} file(s) differ from the live "
+                "data without having changed since the archive, "
+                f"{len(report.missing_from_backup)} live file(s) missing from the backup"
                 + (", and strict mode counts every later change" if params["strict"] else "")
                 + f"; first: {failures[:SAMPLE]}"
             ),
