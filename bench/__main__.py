@@ -4,6 +4,7 @@ bench/results.md and the README's figures block.
     python -m bench                 everything (lab, pulumi, then the whole `make test`)
     python -m bench --only lab      the lab converges only
     python -m bench --only pulumi   the Pulumi evaluation (see bench/pulumi_eval.py)
+    python -m bench --only backup   backup throughput and deduplication on the running lab
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def tests() -> list[tuple[str, str]]:
     return [timed("make test (lint, pytest, every Molecule scenario, lab e2e)", ["make", "test"])]
 
 
+def backup() -> list[tuple[str, str]]:
+    from bench.backup import measure
+
+    return measure()
+
+
 def pulumi() -> list[tuple[str, str]]:
     from bench.pulumi_eval import measure
 
@@ -60,6 +67,7 @@ def pulumi() -> list[tuple[str, str]]:
 
 SUITES: dict[str, Callable[[], list[tuple[str, str]]]] = {
     "lab": lab,
+    "backup": backup,
     "pulumi": pulumi,
     "tests": tests,
 }
