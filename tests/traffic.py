@@ -91,7 +91,7 @@ def ping(address: str) -> str:
 
 
 def in_container(
-    container: str, command: str, podman: str = "podman"
+    container: str, command: str, podman: str = "podman", timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run a shell command inside a container (podman exec), capturing its output."""
     return subprocess.run(
@@ -99,7 +99,7 @@ def in_container(
         capture_output=True,
         text=True,
         check=False,
-        timeout=60,
+        timeout=timeout,
     )
 
 

@@ -151,6 +151,8 @@ def compare(
                 st = os.lstat(live)
                 if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                     continue
+                if st.st_dev != device:  # a file mounted over (borg --one-file-system)
+                    continue
                 if stat.S_ISLNK(st.st_mode) and special_target(live):
                     continue
                 if not changed_after(st, since):

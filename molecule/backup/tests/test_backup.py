@@ -60,8 +60,8 @@ with open(f"{base}/new-file.txt", "w") as out:
 """
 
 
-def sh(container: str, command: str) -> subprocess.CompletedProcess[str]:
-    return traffic.in_container(container, command)
+def sh(container: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return traffic.in_container(container, command, timeout=timeout)
 
 
 def ok(container: str, command: str) -> str:
@@ -75,7 +75,7 @@ def archives(container: str) -> list[str]:
 
 
 def backup(container: str) -> subprocess.CompletedProcess[str]:
-    return sh(container, "systemctl start cite-backup.service")
+    return sh(container, "systemctl start cite-backup.service", timeout=600)
 
 
 def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -105,6 +105,17 @@ def drill(*extra: str) -> subprocess.CompletedProcess[str]:
 def metric(container: str, name: str) -> float | None:
     match = re.search(rf"^{name} (\S+)$", sh(container, f"cat {PROM}").stdout, re.M)
     return float(match.group(1)) if match else None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ledger() -> None:
+    """alpha declares a sqlite database (molecule.yml): it exists before the first backup."""
+    ok(
+        ALPHA,
+        "mkdir -p /srv/app && sqlite3 /srv/app/ledger.db "
+        '"create table if not exists entries(ref text); '
+        "insert into entries values ('ledger-7731');\"",
+    )
 
 
 def test_server_forced_commands_are_root_owned_and_append_only() -> None:
@@ -273,12 +284,6 @@ def test_server_stopped_during_a_backup() -> None:
 
 
 def test_sqlite_database_is_dumped_into_the_archive() -> None:
-    ok(
-        ALPHA,
-        "mkdir -p /srv/app && sqlite3 /srv/app/ledger.db "
-        '"create table if not exists entries(ref text); '
-        "insert into entries values ('ledger-7731');\"",
-    )
     assert backup(ALPHA).returncode == 0
     latest = archives(ALPHA)[-1]
     paths = ok(ALPHA, f"cite-borg list --short ::{latest}").splitlines()
