@@ -71,6 +71,6 @@ def measure() -> list[tuple[str, str]]:
         ),
         (
             "backup: second backup of the same data, added size (% of the first)",
-            f"{added / mb:.3f} MB ({share:.2f} %), {second['duration']:.1f} s",
+            f"{added / mb:.3f} MB ({share:.4f} %), {second['duration']:.1f} s",
         ),
     ]
