@@ -137,6 +137,9 @@ def _parse_network(raw: Any, kind: str, index: int, errors: list[str]) -> Networ
     ipv6 = _as_net(raw["ipv6"], 6, f"{where} ipv6", errors) if raw.get("ipv6") else None
     services = parse_flows(raw.get("services"), where, errors)
     retention = _as_int(raw.get("log_retention_days", 365), f"{where} log_retention_days", errors)
+    if retention is not None and retention < 1:
+        # 0 would delete each day's logs as they are written: refused, not "corrected".
+        errors.append(f"{where}: log_retention_days must be at least 1 (days), got {retention}")
     if kind == "tenant" and not raw.get("admin_group"):
         errors.append(f"{where}: admin_group is required")
     groups = raw.get("groups", [])

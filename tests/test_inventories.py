@@ -76,8 +76,10 @@ def _edit(path: Path, change: Any) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
-def _preflight(inventory: Path) -> tuple[int, str]:
-    result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/preflight.yml"])
+def _preflight(inventory: Path, *extra: str) -> tuple[int, str]:
+    result = run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/preflight.yml", *extra]
+    )
     return result.returncode, result.stdout + result.stderr
 
 
@@ -133,12 +135,12 @@ def test_preflight_refuses_a_host_outside_its_tenant(lab_copy: Path) -> None:
 
 def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: Path) -> None:
     def bad_opening(d: dict[str, Any]) -> None:
-        d["firewall_openings"][0]["from"] = ["hopital_x"]
+        d["firewall_openings"] = [{"name": "metrics", "port": 9100, "from": ["hopital_x"]}]
 
     _edit(lab_copy / "group_vars" / "log_servers.yml", bad_opening)
     rc, out = _preflight(lab_copy)
     assert rc != 0
-    assert "site opening 'syslog-tls': unknown source 'hopital_x'" in out
+    assert "site opening 'metrics': unknown source 'hopital_x'" in out
     assert "UNREACHABLE" not in out
 
 
@@ -153,6 +155,16 @@ def test_preflight_refuses_missing_vault_passphrases(lab_copy: Path) -> None:
     assert "UNREACHABLE" not in out
 
 
+def test_preflight_refuses_a_weak_or_missing_ca_passphrase(lab_copy: Path) -> None:
+    rc, out = _preflight(lab_copy, "-e", "vault_pki_ca_passphrase=short")
+    assert rc != 0
+    assert "vault_pki_ca_passphrase is missing or shorter than 16 characters" in " ".join(
+        out.split()
+    )
+    assert "short" not in out.replace("shorter", "")
+    assert "UNREACHABLE" not in out
+
+
 def test_lab_vault_keeps_passphrases_and_encrypts(tmp_path: Path) -> None:
     vault = tmp_path / "vault.yml"
     view = [str(BIN / "ansible-vault"), "view", str(vault)]
@@ -160,8 +172,10 @@ def test_lab_vault_keeps_passphrases_and_encrypts(tmp_path: Path) -> None:
         run([str(BIN / "python"), "lab/vault.py", str(vault), "ville"]).stdout.strip() == "changed"
     )
     assert vault.read_text("utf-8").startswith("$ANSIBLE_VAULT;1.2;AES256;lab")
-    first = yaml.safe_load(run(view).stdout)["vault_backup_passphrases"]
+    first_vault = yaml.safe_load(run(view).stdout)
+    first = first_vault["vault_backup_passphrases"]
     assert len(first["ville"]) >= 40
+    assert len(first_vault["vault_pki_ca_passphrase"]) >= 40
     assert (
         run([str(BIN / "python"), "lab/vault.py", str(vault), "ville"]).stdout.strip()
         == "unchanged"
@@ -170,8 +184,10 @@ def test_lab_vault_keeps_passphrases_and_encrypts(tmp_path: Path) -> None:
         run([str(BIN / "python"), "lab/vault.py", str(vault), "ville", "aphp"]).stdout.strip()
         == "changed"
     )
-    second = yaml.safe_load(run(view).stdout)["vault_backup_passphrases"]
+    second_vault = yaml.safe_load(run(view).stdout)
+    second = second_vault["vault_backup_passphrases"]
     assert second["ville"] == first["ville"]
+    assert second_vault["vault_pki_ca_passphrase"] == first_vault["vault_pki_ca_passphrase"]
     assert second["aphp"] != first["ville"]
 
 

@@ -18,10 +18,18 @@ def test_there_are_roles() -> None:
     assert {"base", "time"} <= set(ROLES)
 
 
+# Roles whose scenario is named after another role they only work with.
+SHARED_SCENARIOS = {
+    "log_server": "logging",  # logging, log_server and audit: molecule/logging
+    "audit": "hardening",  # BP-028 R73, judged with the rest of BP-028 (also in logging)
+}
+
+
 def scenario_of(role: str) -> Path:
     """molecule/<role>, or molecule/<family> for roles that only work together and share one
-    multi-host scenario (backup_server and backup_client: molecule/backup)."""
-    own = ROOT / "molecule" / role
+    multi-host scenario (backup_server and backup_client: molecule/backup), or the scenario
+    SHARED_SCENARIOS names."""
+    own = ROOT / "molecule" / SHARED_SCENARIOS.get(role, role)
     return own if own.is_dir() else ROOT / "molecule" / role.split("_")[0]
 
 

@@ -83,6 +83,11 @@ def test_a_consistent_model_has_no_error() -> None:
             "tenant 'ville' service 'x': port 70000 is outside 1-65535",
         ),
         ({"ville": {}}, "site_tenants: expected a list, got dict"),
+        (
+            tenants_with(1, log_retention_days=0),
+            "tenant 'aphp': log_retention_days must be at least 1 (days), got 0",
+        ),
+        (tenants_with(1, log_retention_days="1y"), "tenant 'aphp' log_retention_days"),
     ],
     ids=[
         "overlap-v4",
@@ -98,6 +103,8 @@ def test_a_consistent_model_has_no_error() -> None:
         "bad-proto",
         "bad-port",
         "not-a-list",
+        "no-retention",
+        "retention-not-days",
     ],
 )
 def test_broken_networks_are_named(tenants: Any, expected: str) -> None:

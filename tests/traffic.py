@@ -47,6 +47,15 @@ except OSError as e:
     sys.exit(1)
 """
 
+_TCP_OPEN = """
+import socket, sys
+try:
+    socket.create_connection(("{address}", {port}), timeout={timeout}).close()
+except OSError as e:
+    print(e)
+    sys.exit(1)
+"""
+
 _UDP_CLIENT = """
 import socket
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"{token}", ("{address}", {port}))
@@ -70,6 +79,12 @@ def listen(proto: str, port: int) -> str:
 def tcp_connect(address: str, port: int, timeout: float = 3) -> str:
     """Exit 0 and print the listener's greeting when a TCP connection is accepted."""
     return _python(_TCP_CLIENT.format(address=address, port=port, timeout=timeout))
+
+
+def tcp_open(address: str, port: int, timeout: float = 3) -> str:
+    """Exit 0 when a TCP connection is accepted (a real service that does not speak first,
+    e.g. the log servers' TLS syslog)."""
+    return _python(_TCP_OPEN.format(address=address, port=port, timeout=timeout))
 
 
 def ssh_banner(address: str, port: int = 22, timeout: float = 3) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import traffic
+from tests.scenario import playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SERVER, ALPHA, BRAVO = "backup-debian12", "backup-debian13", "backup-bravo"
@@ -76,24 +77,6 @@ def archives(container: str) -> list[str]:
 
 def backup(container: str) -> subprocess.CompletedProcess[str]:
     return sh(container, "systemctl start cite-backup.service", timeout=600)
-
-
-def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook on the scenario's inventory; stdout with its lines unfolded."""
-    result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            name,
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    result.stdout = " ".join((result.stdout + result.stderr).split())  # ansible's errors: stderr
-    return result
 
 
 def drill(*extra: str) -> subprocess.CompletedProcess[str]:

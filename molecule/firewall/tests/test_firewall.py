@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import traffic
+from tests.scenario import playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 ALPHA, BRAVO = "firewall-debian12", "firewall-debian13"
@@ -45,18 +46,7 @@ def local(command: str) -> subprocess.CompletedProcess[str]:
 
 
 def converge(*extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(ROOT / "molecule" / "firewall" / "converge.yml"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return playbook(ROOT / "molecule" / "firewall" / "converge.yml", *extra)
 
 
 def logged(container: str, *needles: str) -> bool:

@@ -1,0 +1,292 @@
+"""Roles logging, log_server and audit, proven with real messages over TLS.
+
+logging-server is the log server (Debian 12); logging-alpha (Debian 13) is a host of tenant
+alpha, logging-bravo (Debian 12) a host of tenant bravo. The log server files by sender
+address: /srv/log/<tenant>/<host>/syslog-<day>.log and audit-<day>.log.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import traffic
+from tests.scenario import playbook
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+SERVER, ALPHA, BRAVO = "logging-server", "logging-alpha", "logging-bravo"
+TENANT = {ALPHA: "alpha", BRAVO: "bravo"}
+STORE = "/srv/log"
+
+
+def sh(container: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return traffic.in_container(container, command, timeout=timeout)
+
+
+def ok(container: str, command: str, timeout: float = 60) -> str:
+    result = sh(container, command, timeout)
+    assert result.returncode == 0, f"{container}: {command}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def files_with(token: str) -> list[str]:
+    """Files of the log store that hold ``token`` (compressed ones too)."""
+    found = sh(SERVER, f"grep -rlF -- {token} {STORE} || true").stdout
+    return sorted(found.split())
+
+
+def wait_for(token: str, seconds: float = 30) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while not (found := files_with(token)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
+def address(container: str) -> str:
+    return ok(container, "hostname -I").split()[0]
+
+
+def token() -> str:
+    return f"cite-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.mark.parametrize("client", [ALPHA, BRAVO])
+def test_a_message_lands_in_its_tenants_directory_and_nowhere_else(client: str) -> None:
+    mark = token()
+    ok(client, f"logger -t cite-test 'dossier {mark}'")
+    found = wait_for(mark)
+    assert len(found) == 1, found
+    assert re.fullmatch(
+        rf"{STORE}/{TENANT[client]}/{client}/syslog-\d{{4}}-\d\d-\d\d\.log", found[0]
+    )
+    line = ok(SERVER, f"grep -F {mark} {found[0]}")
+    assert client in line
+    assert "cite-test" in line
+
+
+def test_the_log_servers_own_messages_are_filed_under_its_network() -> None:
+    mark = token()
+    ok(SERVER, f"logger -t cite-test {mark}")
+    found = wait_for(mark)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{STORE}/infra/{SERVER}/syslog-")
+
+
+def test_tenant_admins_read_their_own_tenants_logs_only() -> None:
+    mark = token()
+    ok(ALPHA, f"logger -t cite-test {mark}")
+    assert wait_for(mark)
+    ok(BRAVO, "logger -t cite-test bravo-only")
+    assert wait_for("bravo-only")
+    ok(
+        SERVER,
+        "id alice || useradd -m -G adm_alpha alice; id bruno || useradd -m -G adm_bravo bruno",
+    )
+    alpha_dir, bravo_dir = f"{STORE}/alpha", f"{STORE}/bravo"
+    assert ok(SERVER, f"stat -c '%a %U %G' {alpha_dir} {bravo_dir}").split("\n")[:2] == [
+        "2750 root adm_alpha",
+        "2750 root adm_bravo",
+    ]
+    assert ok(SERVER, f"stat -c '%a %G' {alpha_dir}/{ALPHA}/syslog-*.log").split()[:2] == [
+        "640",
+        "adm_alpha",
+    ]
+    read = f"runuser -u alice -- sh -c 'cat {alpha_dir}/{ALPHA}/syslog-*.log'"
+    assert mark in ok(SERVER, read)
+    for user, other in (("alice", bravo_dir), ("bruno", alpha_dir)):
+        refused = sh(SERVER, f"runuser -u {user} -- ls {other}")
+        assert refused.returncode != 0
+        assert "Permission denied" in refused.stderr
+
+
+def test_only_a_tls_listener_is_open_and_plain_text_is_not_filed() -> None:
+    listening = ok(SERVER, "ss -Hlntu")
+    ports = sorted({line.split()[4].rsplit(":", 1)[1] for line in listening.splitlines()})
+    assert "6514" in ports
+    assert "514" not in ports
+    assert "601" not in ports
+    rsyslog = ok(SERVER, "ss -Hlntup | grep rsyslogd || true")
+    assert {line.split()[4].rsplit(":", 1)[1] for line in rsyslog.splitlines()} == {"6514"}
+    mark = token()
+    plain = f"import socket; s = socket.create_connection(('{address(SERVER)}', 6514)); "
+    plain += f"s.sendall(b'<13>Nov 24 00:00:00 {ALPHA} cite-test: {mark}\\n'); s.close()"
+    sh(ALPHA, f'python3 -c "{plain}"')
+    assert wait_for(mark, seconds=5) == []
+
+
+def relp_send(client: str, mark: str, credentials: str) -> None:
+    """Open a RELP session in TLS to the server with openssl s_client and send one message."""
+    offer = "relp_version=0\nrelp_software=cite-test\ncommands=syslog"
+    message = f"<13>1 - {client} cite-test - - - {mark}"
+    session = f"1 open {len(offer)} {offer}\n2 syslog {len(message)} {message}\n3 close 0\n"
+    sh(
+        client,
+        f"echo {base64.b64encode(session.encode()).decode()} | base64 -d | timeout 10 "
+        f"openssl s_client -quiet -connect {address(SERVER)}:6514 -CAfile /etc/cite/pki/ca.crt "
+        f"{credentials}",
+    )
+
+
+def test_the_server_files_only_clients_with_a_certificate_of_the_site_ca() -> None:
+    unauthenticated, self_signed, signed = token(), token(), token()
+    relp_send(ALPHA, unauthenticated, "")
+    ok(
+        ALPHA,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 1 "
+        "-subj /CN=logging-alpha -keyout /tmp/rogue.key -out /tmp/rogue.crt 2>/dev/null",
+    )
+    relp_send(ALPHA, self_signed, "-cert /tmp/rogue.crt -key /tmp/rogue.key")
+    relp_send(ALPHA, signed, "-cert /etc/cite/pki/host.crt -key /etc/cite/pki/host.key")
+    found = wait_for(signed)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{STORE}/alpha/{ALPHA}/")
+    assert files_with(unauthenticated) == []
+    assert files_with(self_signed) == []
+
+
+@pytest.mark.parametrize("client", [ALPHA, BRAVO])
+def test_forwarding_requires_tls_and_checks_the_servers_certificate(client: str) -> None:
+    forward = ok(client, "cat /etc/rsyslog.d/20-cite-forward.conf")
+    actions = re.findall(r"action\(type=\"om\w+\".*?\)\n", forward, re.S)
+    assert len(actions) == 1
+    for setting in (
+        'type="omrelp"',
+        'tls="on"',
+        'tls.authMode="name"',
+        f'tls.permittedPeer=["{SERVER}"]',
+        'tls.caCert="/etc/cite/pki/ca.crt"',
+        'port="6514"',
+        'queue.type="LinkedList"',
+        'queue.saveOnShutdown="on"',
+        'action.resumeRetryCount="-1"',
+    ):
+        assert setting in actions[0]
+    # No other forwarding anywhere in rsyslog's configuration (no plain omfwd).
+    anywhere = ok(client, "cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf")
+    assert re.findall(r"type=\"om(?:fwd|relp)\"", anywhere) == ['type="omrelp"']
+    # The certificates: the host's own key, a certificate of the site's CA for its name.
+    assert ok(client, "stat -c %a /etc/cite/pki/host.key").strip() == "600"
+    assert "OK" in ok(client, "openssl verify -CAfile /etc/cite/pki/ca.crt /etc/cite/pki/host.crt")
+    text = ok(client, "openssl x509 -noout -text -in /etc/cite/pki/host.crt")
+    assert f"DNS:{client}" in text
+    assert f"IP Address:{address(client)}" in text
+
+
+def test_a_thousand_messages_logged_while_the_server_is_down_all_arrive_once() -> None:
+    run = uuid.uuid4().hex[:12]
+    log = f'for i in $(seq {{}} {{}}); do logger -t cite-queue "run={run} n=$i"; done'
+    # syslog.socket too: a local message would start rsyslog again through it.
+    ok(SERVER, "systemctl stop syslog.socket rsyslog.service")
+    try:
+        ok(ALPHA, log.format(1, 500), timeout=120)
+        time.sleep(5)  # the client notices the server is gone and queues
+        ok(ALPHA, log.format(501, 1000), timeout=120)
+        time.sleep(2)
+        assert files_with(f"run={run}") == []  # nothing reached the (stopped) server
+        queued = ok(ALPHA, "journalctl -u rsyslog --no-pager -n 50")
+        assert "suspended (module 'omrelp')" in queued
+    finally:
+        ok(SERVER, "systemctl start syslog.socket rsyslog.service")
+    path = f"{STORE}/alpha/{ALPHA}/syslog-*.log"
+    deadline, numbers = time.monotonic() + 120, []
+    while time.monotonic() < deadline:
+        lines = sh(SERVER, f"cat {path} | grep -F 'run={run} '").stdout.splitlines()
+        numbers = [int(m.group(1)) for line in lines if (m := re.search(r"n=(\d+)$", line))]
+        if len(numbers) >= 1000:
+            break
+        time.sleep(2)
+    time.sleep(3)  # anything duplicated would come now
+    lines = sh(SERVER, f"cat {path} | grep -F 'run={run} '").stdout.splitlines()
+    numbers = [int(m.group(1)) for line in lines if (m := re.search(r"n=(\d+)$", line))]
+    missing = sorted(set(range(1, 1001)) - set(numbers))
+    assert not missing, f"{len(missing)} lost, e.g. {missing[:10]}"
+    assert len(numbers) == 1000, "some messages arrived twice"
+
+
+def test_auditd_records_go_to_the_tenants_audit_file_and_not_to_local_syslog() -> None:
+    # auditd cannot run in a container (the kernel audit belongs to the host): the test writes
+    # a record to auditd's log the way auditd does, and follows it.
+    mark = token()
+    record = f"type=USER_CMD msg=audit(1764000000.123:42): pid=1 uid=0 auid=1000 msg='cmd={mark}'"
+    ok(ALPHA, f'mkdir -p /var/log/audit && echo "{record}" >> /var/log/audit/audit.log')
+    found = wait_for(mark)
+    assert len(found) == 1, found
+    assert re.fullmatch(rf"{STORE}/alpha/{ALPHA}/audit-[\d-]+\.log", found[0])
+    assert sh(ALPHA, f"grep -rF {mark} /var/log/syslog /var/log/messages").returncode != 0
+
+
+def test_auditd_has_bp028_rules_and_bounded_logs() -> None:
+    for client in (ALPHA, BRAVO):
+        rules = ok(client, "cat /etc/audit/rules.d/50-cite-bp028.rules")
+        assert "-w /etc/shadow -p wa -k identity" in rules
+        usermod = "-a always,exit -F path=/usr/sbin/usermod -F perm=x -F auid>=1000 -F auid!=unset"
+        assert f"{usermod} -k privileged" in rules
+        assert "-k time-change" in rules
+        assert "-k modules" in rules
+        assert rules.rstrip().endswith("-e 2")
+        assert "name_format = HOSTNAME" in ok(client, "cat /etc/audit/auditd.conf")
+
+
+def test_journald_is_persistent_bounded_and_read_by_rsyslog() -> None:
+    for client in (ALPHA, BRAVO):
+        conf = ok(client, "cat /etc/systemd/journald.conf.d/zz-cite.conf")
+        for setting in (
+            "Storage=persistent",
+            "SystemMaxUse=1G",
+            "MaxRetentionSec=1month",
+            "ForwardToSyslog=no",
+        ):
+            assert setting in conf
+        journal_input = ok(client, "cat /etc/rsyslog.d/05-cite-journal.conf")
+        assert 'module(load="imjournal" stateFile="cite-imjournal.state"' in journal_input
+        mark = token()
+        ok(client, f"logger -t cite-test {mark}")
+        time.sleep(1)
+        assert mark in ok(client, f"journalctl -q --no-pager -t cite-test -g {mark}")
+        assert ok(client, "ls /var/log/journal/").strip()  # on disk, not in /run
+
+
+def test_retention_comes_from_the_inventory_and_old_files_are_deleted() -> None:
+    unit = ok(SERVER, "systemctl cat cite-log-retention.service")
+    assert f"find {STORE}/alpha -mindepth 2 -type f -mtime +729 -delete" in unit  # 730 days
+    assert f"find {STORE}/bravo -mindepth 2 -type f -mtime +29 -delete" in unit  # 30 days
+    assert f"find {STORE}/infra -mindepth 2 -type f -mtime +364 -delete" in unit  # default
+    files = {
+        f"{STORE}/bravo/{BRAVO}/syslog-old.log": (40, False),
+        f"{STORE}/bravo/retired-host/syslog-old.log": (40, False),
+        f"{STORE}/bravo/{BRAVO}/syslog-recent.log": (20, True),
+        f"{STORE}/alpha/{ALPHA}/syslog-old.log": (400, True),
+        f"{STORE}/alpha/{ALPHA}/syslog-older.log": (800, False),
+    }
+    for path, (days, _) in files.items():
+        ok(SERVER, f"mkdir -p $(dirname {path}) && rm -f {path}.gz && echo kept-or-not > {path}")
+        ok(SERVER, f"touch -d '{days} days ago' {path}")
+    ok(SERVER, "systemctl start cite-log-retention.service", timeout=120)
+    for path, (_, kept) in files.items():
+        present = sh(SERVER, f"test -e {path} || test -e {path}.gz").returncode == 0
+        assert present == kept, path
+    # Past days are compressed, keeping their time; an emptied host directory goes.
+    assert sh(SERVER, f"test -e {STORE}/bravo/{BRAVO}/syslog-recent.log.gz").returncode == 0
+    assert sh(SERVER, f"test -d {STORE}/bravo/retired-host").returncode != 0
+
+
+def test_a_missing_ca_passphrase_stops_before_any_change() -> None:
+    converge = ROOT / "molecule" / "logging" / "converge.yml"
+    result = playbook(converge, "-e", '{"vault_pki_ca_passphrase": ""}')
+    assert result.returncode != 0
+    assert "vault_pki_ca_passphrase is missing" in result.stdout
+    assert re.search(rf"{SERVER} *: ok=\d+ *changed=0 ", result.stdout)
+
+
+def test_check_mode_on_the_converged_hosts_changes_nothing() -> None:
+    result = playbook(ROOT / "molecule" / "logging" / "converge.yml", "--check")
+    assert result.returncode == 0, result.stdout[-3000:]
+    for host in (SERVER, ALPHA, BRAVO):
+        assert re.search(rf"{host} *: ok=\d+ *changed=0 ", result.stdout), host

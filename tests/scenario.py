@@ -1,0 +1,33 @@
+"""ansible-playbook on a running Molecule scenario, for its testinfra tests.
+
+Molecule exports the scenario's inventory (MOLECULE_INVENTORY_FILE); the tests rerun a
+playbook on it (converge with bad input, --check, a drill) to see what the roles do.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def playbook(path: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run ``path`` on the scenario's inventory. ``stdout`` holds stdout and stderr (Ansible
+    prints its errors on stderr) with whitespace runs folded to one space, so that messages
+    the yaml callback wraps can be searched whole; ``stderr`` is kept as it came."""
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(path),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    result.stdout = " ".join((result.stdout + result.stderr).split())
+    return result
