@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -29,22 +28,27 @@ def sh(host: str, command: str) -> subprocess.CompletedProcess[str]:
 
 
 def files_with(mark: str, seconds: float = 30) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = sorted(sh(SERVER, f"grep -rlF -- {mark} {STORE} || true").stdout.split())
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
+    """Files of logs01's store holding ``mark``, once some do or ``seconds`` pass."""
+    grep = f"grep -rlF -- {mark} {STORE} || true"
+    return sorted(traffic.logged_lines(lambda: sh(SERVER, grep).stdout, seconds=seconds))
+
+
+def new_mark() -> str:
+    return f"cite-{uuid.uuid4().hex[:16]}"
+
+
+def assert_filed_once(mark: str, network: str, host: str, kind: str) -> None:
+    """``mark`` is in exactly one file: the day's ``kind`` file of ``host`` under ``network``."""
+    found = files_with(mark)
+    assert len(found) == 1, found
+    assert re.fullmatch(rf"{STORE}/{network}/{host}/{kind}-[\d-]+\.log", found[0])
 
 
 @pytest.mark.parametrize("host", sorted(TENANT_HOSTS) + sorted(SHARED_HOSTS))
 def test_a_message_lands_under_its_hosts_tenant_only(host: str) -> None:
-    network = TENANT_HOSTS.get(host) or SHARED_HOSTS[host]
-    mark = f"cite-{uuid.uuid4().hex[:16]}"
+    mark = new_mark()
     assert sh(host, f"logger -t cite-e2e {mark}").returncode == 0
-    found = files_with(mark)
-    assert len(found) == 1, found
-    assert re.fullmatch(rf"{STORE}/{network}/{host}/syslog-[\d-]+\.log", found[0])
+    assert_filed_once(mark, TENANT_HOSTS.get(host) or SHARED_HOSTS[host], host, "syslog")
 
 
 def test_the_log_server_listens_with_tls_only() -> None:
@@ -52,7 +56,7 @@ def test_the_log_server_listens_with_tls_only() -> None:
     assert {line.split()[4].rsplit(":", 1)[1] for line in rsyslog.splitlines()} == {"6514"}
     # A client without the site CA's certificate is not filed (the TLS handshake is refused).
     host = sorted(TENANT_HOSTS)[0]
-    mark = f"cite-{uuid.uuid4().hex[:16]}"
+    mark = new_mark()
     sh(
         host,
         f"echo '<13>1 - {host} cite-e2e - - - {mark}' | timeout 10 openssl s_client -quiet "
@@ -63,12 +67,10 @@ def test_the_log_server_listens_with_tls_only() -> None:
 
 def test_audit_records_of_a_tenant_host_land_in_its_audit_file() -> None:
     host = sorted(TENANT_HOSTS)[0]
-    mark = f"cite-{uuid.uuid4().hex[:16]}"
+    mark = new_mark()
     record = f"type=USER_CMD msg=audit(1764000000.123:7): pid=1 auid=1000 msg='cmd={mark}'"
     assert sh(host, f'echo "{record}" >> /var/log/audit/audit.log').returncode == 0
-    found = files_with(mark)
-    assert len(found) == 1, found
-    assert re.fullmatch(rf"{STORE}/{TENANT_HOSTS[host]}/{host}/audit-[\d-]+\.log", found[0])
+    assert_filed_once(mark, TENANT_HOSTS[host], host, "audit")
 
 
 def test_retention_is_each_tenants_from_the_site_model() -> None:

@@ -119,8 +119,9 @@ def in_container(
 
 
 def logged_lines(read: Callable[[], str], *needles: str, seconds: float = 6) -> list[str]:
-    """Lines of ``read()`` (a firewall log) holding every needle, polled for a few seconds:
-    the kernel hands NFLOG packets to ulogd2 in batches."""
+    """Lines of ``read()`` holding every needle (all lines when none is given), polled until
+    some come or ``seconds`` pass: the kernel hands NFLOG packets to ulogd2 in batches, a log
+    server files a message a moment after it was logged."""
     deadline = time.monotonic() + seconds
     while True:
         found = [line for line in read().splitlines() if all(n in line for n in needles)]

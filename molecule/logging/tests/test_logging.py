@@ -37,16 +37,14 @@ def ok(container: str, command: str, timeout: float = 60) -> str:
 
 
 def files_with(token: str) -> list[str]:
-    """Files of the log store that hold ``token`` (compressed ones too)."""
+    """Files of the log store that hold ``token`` now."""
     found = sh(SERVER, f"grep -rlF -- {token} {STORE} || true").stdout
     return sorted(found.split())
 
 
 def wait_for(token: str, seconds: float = 30) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while not (found := files_with(token)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return found
+    """Files of the log store holding ``token``, once some do or ``seconds`` pass."""
+    return sorted(traffic.logged_lines(lambda: "\n".join(files_with(token)), seconds=seconds))
 
 
 def address(container: str) -> str:
