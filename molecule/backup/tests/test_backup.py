@@ -65,8 +65,8 @@ def sh(container: str, command: str, timeout: float = 60) -> subprocess.Complete
     return traffic.in_container(container, command, timeout=timeout)
 
 
-def ok(container: str, command: str) -> str:
-    result = sh(container, command)
+def ok(container: str, command: str, timeout: float = 60) -> str:
+    result = sh(container, command, timeout=timeout)
     assert result.returncode == 0, f"{container}: {command}\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -289,7 +289,10 @@ def test_tenant_quota_is_enforced_by_the_server() -> None:
 def test_server_prunes_with_the_tenant_retention() -> None:
     assert backup(BRAVO).returncode == 0
     assert len(archives(BRAVO)) >= 2
-    ok(SERVER, "systemctl start cite-backup-maintenance@bravo.service")
+    # As long as a backup may take: the unit waits up to LOCK_WAIT (600 s) for a lock.
+    started = sh(SERVER, "systemctl start cite-backup-maintenance@bravo.service", timeout=900)
+    journal = ok(SERVER, "journalctl -u cite-backup-maintenance@bravo.service --no-pager")
+    assert started.returncode == 0, journal[-3000:]
     assert archives(BRAVO) == archives(BRAVO)[-1:]  # keep_daily 1: today's last only
     prom = ok(SERVER, "cat /var/lib/cite-backup/bravo/maintenance.prom")
     assert 'cite_backup_repository_ok{tenant="bravo",host="backup-bravo"} 1' in prom
