@@ -237,3 +237,33 @@ def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
     assert '"site_network": "bibliotheques"' in result.stdout or "site_network: bibliotheques" in (
         result.stdout
     )
+
+
+@pytest.mark.parametrize(
+    ("waiver", "refusal"),
+    [
+        ({"hardening_usbguard_enabled": False}, "turned off without a reason"),
+        ({"hardening_waivers": {"usbgard": "no USB ports at all"}}, "unknown control(s) usbgard"),
+        (
+            {
+                "hardening_usbguard_enabled": False,
+                "hardening_waivers": {"usbguard": "virtual machines: no USB bus passed through"},
+            },
+            None,
+        ),
+    ],
+    ids=["off-without-reason", "unknown-control", "off-with-its-reason"],
+)
+def test_preflight_checks_hardening_waivers(
+    lab_copy: Path, waiver: dict[str, Any], refusal: str | None
+) -> None:
+    group_vars = lab_copy / "group_vars" / "bastions.yml"
+    group_vars.write_text(group_vars.read_text("utf-8") + yaml.safe_dump(waiver), "utf-8")
+    rc, out = _preflight(lab_copy)
+    assert "UNREACHABLE" not in out
+    if refusal is None:
+        assert rc == 0, out
+    else:
+        assert rc != 0
+        assert "bastion01" in out
+        assert refusal in " ".join(out.split())

@@ -5,7 +5,16 @@ container: their configuration is checked here, the auditors' scores in
 test_compliance.py.
 """
 
+import json
+import os
+import re
+from pathlib import Path
+
 import pytest
+
+from tests.scenario import playbook
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 
 
 def test_kernel_and_network_parameters_are_configured(host):
@@ -155,3 +164,36 @@ def test_banner_and_accounting(host):
         "ImplicitPolicyTarget=block"
         in host.file("/etc/usbguard/usbguard-daemon.conf").content_string
     )
+
+
+def test_waivers_in_force_are_recorded_on_the_host(host):
+    fact = json.loads(host.file("/etc/ansible/facts.d/cite_hardening.fact").content_string)
+    expected = {
+        "hardening-debian12": {},
+        "hardening-debian13": {
+            "kernel_cmdline": "container: the kernel and its command line are the host's"
+        },
+    }
+    assert fact == {"waivers": expected[host.backend.get_hostname()]}
+
+
+# The same check as site.yml's preflight (tests/test_inventories.py covers its cases), here
+# through the role itself, as when it runs alone.
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"hardening_sysctl_enabled": False},
+            "turned off without a reason (10 characters or more): sysctl",
+        ),
+        (
+            {"hardening_waivers": {"sysctl": "tuned by the vendor"}},
+            "a waiver for control(s) still on: sysctl",
+        ),
+    ],
+)
+def test_control_off_without_its_reason_is_refused_before_any_change(extra, message):
+    result = playbook(ROOT / "molecule" / "hardening" / "converge.yml", "-e", json.dumps(extra))
+    assert result.returncode != 0
+    assert message in result.stdout
+    assert re.findall(r"changed=(\d+)", result.stdout) == ["0", "0"]
