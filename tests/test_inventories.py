@@ -257,8 +257,7 @@ def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
 def test_preflight_checks_hardening_waivers(
     lab_copy: Path, waiver: dict[str, Any], refusal: str | None
 ) -> None:
-    group_vars = lab_copy / "group_vars" / "bastions.yml"
-    group_vars.write_text(group_vars.read_text("utf-8") + yaml.safe_dump(waiver), "utf-8")
+    _edit(lab_copy / "group_vars" / "bastions.yml", lambda d: d.update(waiver))
     rc, out = _preflight(lab_copy)
     assert "UNREACHABLE" not in out
     if refusal is None:
