@@ -19,7 +19,19 @@ SHELL        := /bin/bash
 
 PYTHON       ?= python3
 VENV         := .venv
-DEBIAN_PKGS  := podman runc debootstrap python3-venv uidmap netavark aardvark-dns iputils-ping iproute2
+# Debian packages this machine needs, every one named: tools/apt-install installs them with
+# --no-install-recommends, so nothing the lab needs arrives by luck as a recommendation
+# (netavark's iptables once did, and CI never saw it missing).
+#   podman conmon runc            containers (runc: crun fails here, see lab/containers.conf)
+#   netavark aardvark-dns         podman's networks and name resolution on them (Molecule)
+#   iptables                      netavark's firewall back-end ("netavark: No such file")
+#   debootstrap debian-archive-keyring   base images, checked against Debian's keys
+#   python3-venv                  the project's .venv
+#   iproute2                      lab/up.yml sets each lab host's route through the router
+#   iputils-ping                  the controller's side of the ICMP tests
+#   openssh-client                ssh and ssh-keygen: the lab key, SSH tests, ssh-audit's peer
+DEBIAN_PKGS  := podman conmon runc netavark aardvark-dns iptables debootstrap \
+                debian-archive-keyring python3-venv iproute2 iputils-ping openssh-client
 SUITES       := bookworm trixie
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -35,35 +47,29 @@ export LAB_DEBIAN_MIRROR
 export PY_COLORS       := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup images lab lab-up lab-down site compliance lint unit e2e molecule scenario test bench clean
+.PHONY: help setup apt images lab lab-up lab-down site compliance lint unit e2e molecule scenario test bench clean
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
 
 # --- set-up -------------------------------------------------------------------------------
-setup: $(VENV)/.installed .cache/apt.done
+setup: apt $(VENV)/.installed
 
-.cache/apt.done: Makefile
-	@mkdir -p .cache
-	@missing=$$(for p in $(DEBIAN_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: $$missing"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
-	@touch $@
+# Checked on every run (a few dpkg-query calls): packages removed since are put back.
+apt:
+	@tools/phase "Debian packages (apt, --no-install-recommends)" tools/apt-install $(DEBIAN_PKGS)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
-	@# The project's own Python packages (sitemodel) are importable from the venv.
-	@echo "$(CURDIR)" > "$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cite-souveraine.pth"
+	@tools/phase "Python tools into $(VENV) (pip, pinned)" sh -ec '\
+	  test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV); \
+	  $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt; \
+	  echo "$(CURDIR)" > "$$($(VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")/cite-souveraine.pth"'
 	@touch $@
 
 images: setup
 	@test -n "$(LAB_DEBIAN_MIRROR)" || { echo "no Debian mirror in /etc/apt: set LAB_DEBIAN_MIRROR"; exit 2; }
-	@echo "lab Debian mirror: $(LAB_DEBIAN_MIRROR)"
-	@bash lab/images/build.sh $(SUITES)
+	@tools/phase "Base images $(SUITES) (debootstrap from $(LAB_DEBIAN_MIRROR), cached)" \
+	  bash lab/images/build.sh $(SUITES)
 
 # --- the lab ------------------------------------------------------------------------------
 lab: images
@@ -72,10 +78,10 @@ lab: images
 	@cat .cache/lab/summary.txt
 
 lab-up: setup
-	@ansible-playbook lab/up.yml
+	@tools/phase "Lab containers and networks (lab/up.yml)" ansible-playbook lab/up.yml
 
 site: setup
-	@ansible-playbook site.yml
+	@tools/phase "Converge site.yml on the lab" ansible-playbook site.yml
 
 # The auditors on the running lab (make lab first): OpenSCAP ANSSI-BP-028, Lynis, ssh-audit.
 # HTML reports under compliance/reports/<host>/, one line per host printed and in the README.

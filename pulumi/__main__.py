@@ -17,7 +17,11 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # fleet/ and the repository's site
 import pulumi  # noqa: E402
 
 from fleet.program import build  # noqa: E402
+from fleet.runtime import tune_gc  # noqa: E402
 from fleet.spec import load_spec  # noqa: E402
+
+# Before the first resource: the SDK's growing heap is not rescanned (fleet/runtime.py).
+tune_gc()
 
 config = pulumi.Config("fleet")
 stack = pulumi.get_stack()

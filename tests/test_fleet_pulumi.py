@@ -7,6 +7,7 @@ proves that a failing assertion inside an Output does fail the test.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from typing import Any
@@ -17,6 +18,7 @@ from pulumi.runtime import rpc
 
 from conftest import ROOT
 from fleet.program import Fleet, build
+from fleet.runtime import GEN0_THRESHOLD, tune_gc
 from fleet.spec import FleetError, load_spec
 
 SECRET_HASH = "$6$rounds=65536$cite$ZmFrZWhhc2hmb3J0ZXN0c29ubHkuZG9ub3R1c2U"
@@ -186,10 +188,16 @@ def test_the_program_entry_point_reads_its_stack_config(
     path = tmp_path / "lab-plus-one.yaml"
     path.write_text(yaml.safe_dump(raw), "utf-8")
     pulumi.runtime.set_config("fleet:spec", str(path))
+    thresholds = gc.get_threshold()
     try:
         fleet = runpy.run_path(str(ROOT / "pulumi" / "__main__.py"))["fleet"]
+        # The program tunes the collector itself, so that a real `pulumi up` gains too.
+        assert gc.get_threshold()[0] == GEN0_THRESHOLD
+        assert gc.get_freeze_count() > 0
     finally:
         pulumi.runtime.set_config("fleet:spec", "")
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
     def check(_: list[Any]) -> None:
         assert fleet.summary()["vms"] == 10
@@ -199,3 +207,14 @@ def test_the_program_entry_point_reads_its_stack_config(
         )
 
     return settled(fleet).apply(check)
+
+
+def test_tune_gc_freezes_the_heap_and_collects_the_young_generation_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        assert tune_gc(12_345) == before
+        assert gc.get_threshold() == (12_345, before[1], before[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
