@@ -189,6 +189,23 @@ def test_lab_vault_keeps_passphrases_and_encrypts(tmp_path: Path) -> None:
     assert second["ville"] == first["ville"]
     assert second_vault["vault_pki_ca_passphrase"] == first_vault["vault_pki_ca_passphrase"]
     assert second["aphp"] != first["ville"]
+    # The lab sysadmin's sudo password (SSH converges become root with it) and its hash.
+    password = first_vault["vault_lab_sysadmin_password"]
+    digest = first_vault["vault_lab_sysadmin_password_hash"]
+    assert len(password) >= 40
+    assert digest.startswith("$6$rounds=65536$")
+    assert crypt_verify(password, digest)
+    assert second_vault["vault_lab_sysadmin_password_hash"] == digest
+
+
+def crypt_verify(password: str, digest: str) -> bool:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.hash import sha512_crypt
+
+    return bool(sha512_crypt.verify(password, digest))
 
 
 def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:

@@ -61,3 +61,17 @@ def test_every_default_is_specified_and_prefixed(role: str) -> None:
 def test_readmes_match_argument_specs() -> None:
     result = run([sys.executable, str(Path("tools") / "role_docs.py"), "--check"])
     assert result.returncode == 0, result.stdout
+
+
+def test_every_role_that_declares_openings_is_listed_in_the_firewall_play() -> None:
+    """Which role opens which port is read in playbooks/firewall.yml: a role with a
+    tasks/firewall.yml entry point that the play does not import would open nothing."""
+    declaring = {p.parent.parent.name for p in (ROOT / "roles").glob("*/tasks/firewall.yml")}
+    play = yaml.safe_load((ROOT / "playbooks" / "firewall.yml").read_text("utf-8"))[0]
+    imported = {
+        t["ansible.builtin.import_role"]["name"]
+        for t in play["tasks"]
+        if t.get("ansible.builtin.import_role", {}).get("tasks_from") == "firewall"
+    }
+    assert declaring
+    assert imported == declaring
