@@ -30,8 +30,10 @@ VENV         := .venv
 #   iproute2                      lab/up.yml sets each lab host's route through the router
 #   iputils-ping                  the controller's side of the ICMP tests
 #   openssh-client                ssh and ssh-keygen: the lab key, SSH tests, ssh-audit's peer
+#   nftables                      `nft -c` checks generated firewall rules in the unit tests
 DEBIAN_PKGS  := podman conmon runc netavark aardvark-dns iptables debootstrap \
-                debian-archive-keyring python3-venv iproute2 iputils-ping openssh-client
+                debian-archive-keyring python3-venv iproute2 iputils-ping openssh-client \
+                nftables
 SUITES       := bookworm trixie
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 

@@ -1,8 +1,9 @@
 """Measure the lab's converge times, the Pulumi evaluation and the test suite, write
 bench/results.md and the README's figures block.
 
-    python -m bench                 everything (lab, pulumi, then the whole `make test`)
-    python -m bench --only lab      the lab converges only
+    python -m bench                 everything (lab, preflight, pulumi, then `make test`)
+    python -m bench --only lab      the lab converges (container connection and SSH)
+    python -m bench --only preflight  the preflight at 350, 1,750 and 3,500 hosts
     python -m bench --only pulumi   the Pulumi evaluation (see bench/pulumi_eval.py)
     python -m bench --only backup   backup throughput and deduplication on the running lab
 """
@@ -37,16 +38,15 @@ def timed(label: str, cmd: list[str]) -> tuple[str, str]:
 
 
 def lab() -> list[tuple[str, str]]:
-    make = ["make", "--no-print-directory"]
-    subprocess.run([*make, "lab-down"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    rows = [
-        timed("lab: containers and networks up (make lab-up)", [*make, "lab-up"]),
-        timed("lab: first converge of site.yml", ["ansible-playbook", "site.yml"]),
-        timed("lab: second converge of site.yml (0 changed)", ["ansible-playbook", "site.yml"]),
-        timed("lab: site.yml --check, converged", ["ansible-playbook", "site.yml", "--check"]),
-    ]
-    subprocess.run([*make, "lab-down"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return rows
+    from bench.lab import measure
+
+    return measure()
+
+
+def preflight() -> list[tuple[str, str]]:
+    from bench.preflight import measure
+
+    return measure()
 
 
 def tests() -> list[tuple[str, str]]:
@@ -67,6 +67,7 @@ def pulumi() -> list[tuple[str, str]]:
 
 SUITES: dict[str, Callable[[], list[tuple[str, str]]]] = {
     "lab": lab,
+    "preflight": preflight,
     "backup": backup,
     "pulumi": pulumi,
     "tests": tests,
@@ -111,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=sorted(SUITES), action="append")
     args = parser.parse_args()
-    chosen = args.only or ["lab", "pulumi", "tests"]
+    chosen = args.only or ["lab", "preflight", "pulumi", "tests"]
     results = {}
     for name in chosen:
         suite_rows = SUITES[name]()

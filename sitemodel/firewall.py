@@ -10,8 +10,9 @@ The plan is data, so that it can be tested without nftables:
 - ``ssh`` and ``icmp``: who may open an SSH session and who may ping.
 
 Sources are network ids (a tenant or shared zone of the model), ``all`` (every site
-network), or literal addresses/prefixes. An unknown id raises ``ValueError`` naming it, so
-a bad opening stops the play before any rule is written.
+network), or literal addresses/prefixes (no wider than /8 in IPv4, /16 in IPv6: "::/0"
+is a mistake, not an opening). An unknown id raises ``ValueError`` naming it, so a bad
+opening stops the play before any rule is written.
 """
 
 from __future__ import annotations
@@ -20,42 +21,61 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import Flow, SiteModel, parse_flows, parse_model
+from sitemodel.model import Flow, Network, SiteModel, parse_flows, parse_model, parse_policy
 
 ALL = "all"
+# The widest literal source prefix accepted, per IP version.
+WIDEST_SOURCE = {4: 8, 6: 16}
 
 
-def _prefixes(model: SiteModel, sources: Iterable[Any], what: str) -> tuple[list[str], list[str]]:
-    """IPv4 and IPv6 prefixes (as text, deduplicated, in order) for a list of sources."""
-    by_id = {net.id: net for net in model.networks}
-    v4: list[str] = []
-    v6: list[str] = []
-    for source in sources:
-        text = str(source)
-        if text == ALL:
-            nets = list(model.networks)
-        elif text in by_id:
-            nets = [by_id[text]]
-        else:
-            try:
-                prefix = ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                known = ", ".join(sorted(by_id))
-                raise ValueError(
-                    f"{what}: unknown source {text!r} (a network id among {known}, "
-                    f"'{ALL}', or an address/prefix)"
-                ) from None
-            (v4 if prefix.version == 4 else v6).append(str(prefix))
-            continue
-        for net in nets:
-            v4.append(str(net.ipv4))
-            if net.ipv6 is not None:
-                v6.append(str(net.ipv6))
-    return list(dict.fromkeys(v4)), list(dict.fromkeys(v6))
+class Index:
+    """A parsed model's networks by id, with their prefixes as text (built once)."""
+
+    def __init__(self, model: SiteModel) -> None:
+        self.model = model
+        self.by_id: dict[str, Network] = model.by_id()
+        self.text4 = {n.id: str(n.ipv4) for n in model.networks}
+        self.text6 = {n.id: str(n.ipv6) for n in model.networks if n.ipv6 is not None}
+
+    def prefixes(self, sources: Iterable[Any], what: str) -> tuple[list[str], list[str]]:
+        """IPv4 and IPv6 prefixes (as text, deduplicated, in order) for a list of sources."""
+        v4: list[str] = []
+        v6: list[str] = []
+        for source in sources:
+            text = str(source)
+            if text == ALL:
+                ids = list(self.by_id)
+            elif text in self.by_id:
+                ids = [text]
+            else:
+                v4_or_v6 = self._literal(text, what)
+                (v4 if v4_or_v6.version == 4 else v6).append(str(v4_or_v6))
+                continue
+            for net_id in ids:
+                v4.append(self.text4[net_id])
+                if net_id in self.text6:
+                    v6.append(self.text6[net_id])
+        return list(dict.fromkeys(v4)), list(dict.fromkeys(v6))
+
+    def _literal(self, text: str, what: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        try:
+            prefix = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            known = ", ".join(sorted(self.by_id))
+            raise ValueError(
+                f"{what}: unknown source {text!r:.60} (a network id among {known}, "
+                f"'{ALL}', or an address/prefix)"
+            ) from None
+        if prefix.prefixlen < WIDEST_SOURCE[prefix.version]:
+            raise ValueError(
+                f"{what}: source {prefix} is wider than /{WIDEST_SOURCE[prefix.version]}: "
+                f"name the networks instead ('{ALL}' is every site network)"
+            )
+        return prefix
 
 
-def _accept(model: SiteModel, flow: Flow, owner: str) -> dict[str, Any]:
-    v4, v6 = _prefixes(model, flow.sources, f"{owner} opening {flow.name!r}")
+def _accept(index: Index, flow: Flow, owner: str) -> dict[str, Any]:
+    v4, v6 = index.prefixes(flow.sources, f"{owner} opening {flow.name!r}")
     return {
         "comment": f"{owner}: {flow.name}",
         "proto": flow.proto,
@@ -74,9 +94,8 @@ def _openings(raw: Sequence[Mapping[str, Any]], owner: str) -> tuple[Flow, ...]:
     return flows
 
 
-def firewall_plan(
-    tenants: Any,
-    shared: Any,
+def plan(
+    index: Index,
     network: str,
     *,
     ssh_sources: Sequence[Any] = (),
@@ -84,24 +103,20 @@ def firewall_plan(
     declared: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     openings: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The input policy of a host on ``network`` (a tenant or shared zone id)."""
-    model = parse_model(tenants, shared)
-    if model.errors:
-        raise ValueError("site model: " + "; ".join(model.errors))
-    by_id = {net.id: net for net in model.networks}
-    if network not in by_id:
-        raise ValueError(f"host network {network!r} is not in the site model")
-    own = by_id[network]
-    accept = [_accept(model, flow, own.id) for flow in own.services]
+    """The input policy of a host on ``network``, from an already parsed model."""
+    if network not in index.by_id:
+        raise ValueError(f"host network {network!r:.40} is not in the site model")
+    own = index.by_id[network]
+    accept = [_accept(index, flow, own.id) for flow in own.services]
     for service, entries in sorted((declared or {}).items()):
-        accept.extend(_accept(model, flow, service) for flow in _openings(entries, service))
-    accept.extend(_accept(model, flow, "site") for flow in _openings(openings, "site"))
-    ssh4, ssh6 = _prefixes(model, ssh_sources, "SSH sources")
-    icmp4, icmp6 = _prefixes(model, [own.id, *icmp_sources], "ICMP sources")
+        accept.extend(_accept(index, flow, service) for flow in _openings(entries, service))
+    accept.extend(_accept(index, flow, "site") for flow in _openings(openings, "site"))
+    ssh4, ssh6 = index.prefixes(ssh_sources, "SSH sources")
+    icmp4, icmp6 = index.prefixes([own.id, *icmp_sources], "ICMP sources")
     deny = []
-    for tenant in model.tenants:
+    for tenant in index.model.tenants:
         if tenant.id != own.id:
-            v4, v6 = _prefixes(model, [tenant.id], f"tenant {tenant.id}")
+            v4, v6 = index.prefixes([tenant.id], f"tenant {tenant.id}")
             deny.append({"tenant": tenant.id, "sources4": v4, "sources6": v6})
     return {
         "network": own.id,
@@ -111,3 +126,16 @@ def firewall_plan(
         "ssh": {"sources4": ssh4, "sources6": ssh6},
         "icmp": {"sources4": icmp4, "sources6": icmp6},
     }
+
+
+def firewall_plan(
+    tenants: Any, shared: Any, network: str, *, policy: Any = None, **options: Any
+) -> dict[str, Any]:
+    """The input policy of a host on ``network`` (a tenant or shared zone id);
+    ``policy`` is the inventory's ``site_policy`` (public prefixes allowed or not)."""
+    errors: list[str] = []
+    model = parse_model(tenants, shared, policy=parse_policy(policy, errors))
+    model.errors[:0] = errors
+    if model.errors:
+        raise ValueError("site model: " + "; ".join(model.errors))
+    return plan(Index(model), network, **options)

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sitemodel.firewall import firewall_plan
-from sitemodel.model import Host, parse_model
+from sitemodel.firewall import Index, plan
+from sitemodel.model import Host, Policy, SiteModel, kind_of, parse_model
 from sitemodel.validate import site_errors
 
 # Hosts named in one aggregated message before "and N more".
@@ -39,6 +39,8 @@ class HostInput:
     # hardening: control -> switch on/off, and the waivers (control -> reason).
     controls: Mapping[str, Any] = field(default_factory=dict)
     waivers: Any = None
+    # A value of this host that could not be rendered (the message says which).
+    error: str = ""
 
 
 @dataclass
@@ -73,14 +75,13 @@ def _list(value: Any, what: str, report: Report, host: str) -> list[Any] | None:
     if value is None:
         return []
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        report.host(host, f"{what} must be a list, got {type(value).__name__} {value!r:.60}")
+        report.host(host, f"{what} must be a list, got {kind_of(value)} {str(value)!r:.60}")
         return None
     return list(value)
 
 
 def _firewall(
-    tenants: Any,
-    shared: Any,
+    index: Index,
     network: str,
     inputs: HostInput,
     name: str,
@@ -95,9 +96,7 @@ def _firewall(
     key = _key([network, ssh, icmp, openings])
     if key not in cache:
         try:
-            firewall_plan(
-                tenants, shared, network, ssh_sources=ssh, icmp_sources=icmp, openings=openings
-            )
+            plan(index, network, ssh_sources=ssh, icmp_sources=icmp, openings=openings)
             cache[key] = None
         except (ValueError, TypeError, AttributeError) as exc:
             cache[key] = f"firewall: {exc}"
@@ -141,26 +140,49 @@ def _waivers(inputs: HostInput, name: str, report: Report) -> None:
         )
 
 
-def check_site(
+def check_model(
     tenants: Any,
     shared: Any,
-    hosts: Mapping[str, HostInput],
-) -> list[str]:
-    """Every problem of the site, model first, then each host's plan."""
+    hosts: Mapping[str, tuple[Any, Sequence[str]]],
+    policy: Policy | None = None,
+) -> tuple[SiteModel, list[str]]:
+    """The model and its hosts (``name -> (site_address, groups)``), before any host's own
+    settings are read: a host's settings may refer to a model that does not hold."""
+    model = parse_model(tenants, shared, hosts, policy)
+    return model, site_errors(model)
+
+
+def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
+    """Each host's plan (firewall, waivers, mirror), on a model without errors."""
     report = Report()
-    model = parse_model(tenants, shared, {name: (h.address, h.groups) for name, h in hosts.items()})
-    report.site.extend(site_errors(model))
-    if model.errors:
-        # A model that does not parse cannot give plans: its own errors say why.
-        return report.messages()
+    index = Index(model)
     plans: dict[str, str | None] = {}
     for name, inputs in hosts.items():
+        if inputs.error:
+            report.host(name, inputs.error)
+            continue
         nets = model.network_of(Host(name, None, inputs.groups))
         if len(nets) == 1:
-            _firewall(tenants, shared, nets[0].id, inputs, name, report, plans)
+            _firewall(index, nets[0].id, inputs, name, report, plans)
         mirror = inputs.apt_mirror
         if not isinstance(mirror, str) or not mirror.strip():
             report.host(name, "site_apt_mirror is not set in the inventory")
         if inputs.controls:
             _waivers(inputs, name, report)
     return report.messages()
+
+
+def check_site(
+    tenants: Any,
+    shared: Any,
+    hosts: Mapping[str, HostInput],
+    policy: Policy | None = None,
+) -> list[str]:
+    """Every problem of the site, model first, then each host's plan."""
+    model, errors = check_model(
+        tenants, shared, {name: (h.address, h.groups) for name, h in hosts.items()}, policy
+    )
+    if errors:
+        # A model that does not hold cannot give plans: its own errors say why.
+        return errors
+    return check_hosts(model, hosts)

@@ -3,20 +3,47 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 from typing import Any
 
-from sitemodel.model import SiteModel, parse_model
+from sitemodel.model import IPNetwork, Network, Policy, SiteModel, parse_model
 
 TENANTS_GROUP = "tenants"
+# An inventory host name: a DNS label (it becomes a path on the log and backup servers
+# and an argument of the backup server's forced command).
+HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _overlaps(networks: Sequence[Network]) -> list[str]:
+    """Overlapping prefixes, IPv4 and IPv6, across every network: a sweep over the
+    prefixes sorted by first address (n log n, for sites with a thousand tenants)."""
+    errors = []
+    for version in (4, 6):
+        prefixes: list[tuple[IPNetwork, Network]] = [
+            (p, n)
+            for n in networks
+            for p in (n.ipv4, n.ipv6)
+            if p is not None and p.version == version
+        ]
+        prefixes.sort(key=lambda item: (item[0].network_address, item[0].prefixlen))
+        widest: tuple[IPNetwork, Network] | None = None
+        for prefix, net in prefixes:
+            if widest is not None and prefix.network_address <= widest[0].broadcast_address:
+                errors.append(
+                    f"overlapping prefixes: {widest[1].id!r} {widest[0]} and {net.id!r} {prefix}"
+                )
+            if widest is None or prefix.broadcast_address > widest[0].broadcast_address:
+                widest = (prefix, net)
+    return errors
 
 
 def _network_errors(model: SiteModel) -> list[str]:
     errors = []
     seen_ids: dict[str, str] = {}
     seen_vlans: dict[int, str] = {}
+    admin_groups: dict[str, str] = {}
     for net in model.networks:
         if net.id in seen_ids:
             errors.append(f"duplicate network id {net.id!r} ({seen_ids[net.id]} and {net.kind})")
@@ -24,17 +51,26 @@ def _network_errors(model: SiteModel) -> list[str]:
         if net.vlan in seen_vlans:
             errors.append(f"duplicate VLAN id {net.vlan}: {seen_vlans[net.vlan]!r} and {net.id!r}")
         seen_vlans.setdefault(net.vlan, net.id)
-    for a, b in combinations(model.networks, 2):
-        for pa, pb in ((a.ipv4, b.ipv4), (a.ipv6, b.ipv6)):
-            if pa is not None and pb is not None and pa.overlaps(pb):
-                errors.append(f"overlapping prefixes: {a.id!r} {pa} and {b.id!r} {pb}")
+        if net.kind == "tenant" and net.admin_group:
+            if net.admin_group in admin_groups:
+                errors.append(
+                    f"tenants {admin_groups[net.admin_group]!r} and {net.id!r} share admin_group "
+                    f"{net.admin_group!r}: each tenant's admins must read only its own logs "
+                    "and reach only its own hosts"
+                )
+            admin_groups.setdefault(net.admin_group, net.id)
+    shared_groups = {g for n in model.networks if n.kind == "shared" for g in n.groups}
+    for tenant in model.tenants:
+        if tenant.id in shared_groups or tenant.id == TENANTS_GROUP:
+            errors.append(f"tenant id {tenant.id!r} is also a shared network's inventory group")
+    errors.extend(_overlaps(model.networks))
     for net in model.networks:
         for flow in net.services:
             for source in flow.sources:
                 if source not in seen_ids:
                     errors.append(
                         f"{net.kind} {net.id!r} service {flow.name!r} allows unknown "
-                        f"network {source!r} (known: {', '.join(sorted(seen_ids))})"
+                        f"network {source!r:.40} (known: {', '.join(sorted(seen_ids))})"
                     )
     return errors
 
@@ -42,7 +78,16 @@ def _network_errors(model: SiteModel) -> list[str]:
 def _host_errors(model: SiteModel) -> list[str]:
     errors = []
     owners: dict[ipaddress.IPv4Address, list[str]] = defaultdict(list)
+    tenant_ids = {t.id for t in model.tenants}
+    outside: dict[str, list[str]] = defaultdict(list)
     for host in model.hosts:
+        if not HOST_NAME.match(host.name):
+            errors.append(
+                f"host {host.name!r:.70}: the name is not a DNS label (a-z, 0-9 and '-', "
+                "1-63 characters, not starting or ending with '-'); it becomes a path and a "
+                "command argument on the log and backup servers"
+            )
+            continue
         nets = model.network_of(host)
         if not nets:
             extra = ""
@@ -56,13 +101,15 @@ def _host_errors(model: SiteModel) -> list[str]:
             errors.append(f"host {host.name!r} is in several networks: {names}")
             continue
         net = nets[0]
+        if net.id in tenant_ids and TENANTS_GROUP not in host.groups:
+            outside[net.id].append(host.name)
         if not host.address:
             errors.append(f"host {host.name!r} has no site_address")
             continue
         try:
-            address = ipaddress.IPv4Address(host.address)
+            address = ipaddress.IPv4Address(str(host.address))
         except ValueError:
-            errors.append(f"host {host.name!r}: site_address {host.address!r} is not IPv4")
+            errors.append(f"host {host.name!r}: site_address {host.address!r:.60} is not IPv4")
             continue
         if address not in net.ipv4 or address in (net.ipv4.network_address, net.ipv4[-1]):
             errors.append(
@@ -70,6 +117,12 @@ def _host_errors(model: SiteModel) -> list[str]:
                 f"{net.id!r} prefix {net.ipv4} (or is its network/broadcast address)"
             )
         owners[address].append(host.name)
+    for tenant, names in sorted(outside.items()):
+        errors.append(
+            f"tenant group {tenant!r} is not under '{TENANTS_GROUP}' in the inventory (hosts "
+            f"{', '.join(sorted(names)[:5])}): its hosts would get no backup and no tenant "
+            f"checks; put the group under {TENANTS_GROUP}: children:"
+        )
     for address, names in sorted(owners.items()):
         if len(names) > 1:
             errors.append(f"duplicate address {address}: hosts {', '.join(sorted(names))}")
@@ -86,6 +139,7 @@ def errors_from_inventory(
     shared: Any,
     groups: Mapping[str, Sequence[str]],
     hostvars: Mapping[str, Mapping[str, Any]],
+    policy: Policy | None = None,
 ) -> list[str]:
     """Validate straight from Ansible's ``groups`` and ``hostvars`` structures."""
     memberships: dict[str, list[str]] = defaultdict(list)
@@ -96,4 +150,4 @@ def errors_from_inventory(
         host: (hostvars.get(host, {}).get("site_address"), memberships[host])
         for host in groups.get("all", [])
     }
-    return site_errors(parse_model(tenants, shared, hosts))
+    return site_errors(parse_model(tenants, shared, hosts, policy))

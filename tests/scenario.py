@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,3 +34,12 @@ def playbook(path: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )
     result.stdout = " ".join((result.stdout + result.stderr).split())
     return result
+
+
+def extra_inventory(directory: Path, hosts: dict[str, dict[str, Any]], group: str) -> Path:
+    """A second inventory source adding ``hosts`` (name -> vars) to ``group``: how a test
+    gives a role a host Molecule's own inventory does not have."""
+    path = directory / "extra-inventory.yml"
+    inventory = {"all": {"children": {group: {"hosts": hosts}}}}
+    path.write_text(yaml.safe_dump(inventory), "utf-8")
+    return path

@@ -64,6 +64,7 @@ def test_a_fifth_tenant_is_denied_everywhere_by_data_alone() -> None:
             "vlan": 150,
             "ipv4": "10.210.50.0/24",
             "admin_group": "adm_bib",
+            "backup_quota": "5G",
         }
     )
     for network in ("ville", "aphp", "infra", "admin"):

@@ -217,6 +217,7 @@ def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
                 "vlan": 150,
                 "ipv4": "10.210.50.0/24",
                 "admin_group": "adm_bibliotheques",
+                "backup_quota": "5G",
                 "services": [
                     {"name": "https", "port": 443, "proto": "tcp", "from": ["bibliotheques"]}
                 ],

@@ -142,6 +142,14 @@ def test_tenant_hosts_reach_the_log_and_backup_services_and_nothing_else_there(t
         assert denials(server, tenant, address(client), 8080)
 
 
+@pytest.mark.parametrize("source", [BASTION, INFRA["logs"]])
+def test_zones_without_backup_clients_cannot_reach_the_backup_sshd(source: str) -> None:
+    """Least privilege from the model: the backup sshd answers the networks of the tenants
+    that have backup clients, not the admin or infra zones."""
+    result = sh(source, traffic.tcp_open(address(INFRA["backup"]), 2222, timeout=2))
+    assert result.returncode != 0, f"{source} reached the backup sshd"
+
+
 # --- a fifth tenant, onboarded as data only --------------------------------------------------
 FIFTH = "bibliotheques"
 FIFTH_HOST, FIFTH_ADDRESS = "bib-web01", "10.210.50.11"

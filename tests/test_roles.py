@@ -22,6 +22,7 @@ def test_there_are_roles() -> None:
 SHARED_SCENARIOS = {
     "log_server": "logging",  # logging, log_server and audit: molecule/logging
     "audit": "hardening",  # BP-028 R73, judged with the rest of BP-028 (also in logging)
+    "ssh": "hardening",  # the SSH server is judged with the rest of the baseline
 }
 
 

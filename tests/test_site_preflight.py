@@ -78,13 +78,13 @@ def test_plans_are_computed_once_per_distinct_input(monkeypatch: object) -> None
     import sitemodel.preflight as module
 
     calls = []
-    real = module.firewall_plan
+    real = module.plan
 
     def counting(*args: object, **kwargs: object) -> object:
-        calls.append(args[2])
+        calls.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "firewall_plan", counting)  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "plan", counting)  # type: ignore[attr-defined]
     assert check_site(TENANTS, SHARED, ville(200)) == []
     assert calls == ["ville"]
 
@@ -93,7 +93,7 @@ def test_template_expressions_in_tenant_data_are_refused_unevaluated() -> None:
     tenants = [dict(TENANTS[0], name="{{ lookup('pipe', 'touch /tmp/pwned') }}"), *TENANTS[1:]]
     found = preflight_action.tenant_data_problems(tenants, "site_tenants")
     assert len(found) == 1
-    assert found[0].startswith("site_tenants[0]['name']: ")
+    assert found[0].startswith("site_tenants[0].name: ")
     assert "is a template expression" in found[0]
 
 

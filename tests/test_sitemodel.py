@@ -20,9 +20,16 @@ TENANTS: list[dict[str, Any]] = [
         "ipv4": "10.10.0.0/16",
         "ipv6": "fd00:110::/48",
         "admin_group": "adm_ville",
+        "backup_quota": "20G",
         "services": [{"name": "https", "port": 443, "proto": "tcp", "from": ["ville"]}],
     },
-    {"id": "aphp", "vlan": 120, "ipv4": "10.20.0.0/16", "admin_group": "adm_aphp"},
+    {
+        "id": "aphp",
+        "vlan": 120,
+        "ipv4": "10.20.0.0/16",
+        "admin_group": "adm_aphp",
+        "backup_quota": "20G",
+    },
 ]
 HOSTS: dict[str, tuple[str | None, list[str]]] = {
     "bastion01": ("10.0.10.11", ["all", "bastions"]),

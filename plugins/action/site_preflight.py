@@ -23,7 +23,8 @@ from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from sitemodel.preflight import HostInput, check_site
+from sitemodel.model import parse_policy
+from sitemodel.preflight import HostInput, check_hosts, check_model
 
 DOCUMENTATION = r"""
 action: site_preflight
@@ -75,7 +76,8 @@ def tenant_data_problems(value: Any, where: str) -> list[str]:
         items = node.items() if isinstance(node, Mapping) else enumerate(node)
         total = 1
         for key, child in items:
-            total += size(child, f"{path}[{key!r}]", depth + 1)
+            step = f".{key}" if isinstance(key, str) else f"[{key}]"
+            total += size(child, f"{path}{step}", depth + 1)
             if total > MAX_NODES:
                 raise TenantDataError(
                     f"{where} expands to more than {MAX_NODES} values (YAML aliases that "
@@ -142,6 +144,8 @@ class ActionModule(ActionBase):
         errors = self._inventory_errors(task_vars)
         tenants = task_vars.get("site_tenants", MISSING)
         shared = task_vars.get("site_shared_networks", MISSING)
+        site_policy = task_vars.get("site_policy")
+        errors.extend(tenant_data_problems(site_policy, "site_policy"))
         for name, value in (("site_tenants", tenants), ("site_shared_networks", shared)):
             if value is MISSING:
                 errors.append(
@@ -151,8 +155,16 @@ class ActionModule(ActionBase):
             else:
                 errors.extend(tenant_data_problems(value, name))
         if not errors:
-            hosts = self._host_inputs(task_vars, defaults, role_vars)
-            errors.extend(check_site(tenants, shared, hosts))
+            # The site sysadmins' group is privileged: no tenant may use it.
+            admins = self._templar.template(task_vars.get("base_admin_group", "sysadmins"))
+            policy = parse_policy(site_policy, errors, reserved=[str(admins)])
+            renderer = _Renderer(self)
+            addresses = self._addresses(task_vars, renderer)
+            model, model_errors = check_model(tenants, shared, addresses, policy)
+            errors.extend(model_errors)
+            if not errors:
+                hosts = self._host_inputs(task_vars, defaults, role_vars, renderer)
+                errors.extend(check_hosts(model, hosts))
         if not errors and _truthy(self._task.args.get("secrets", True)):
             errors.extend(self._secret_errors(task_vars, tenants))
         result["hosts"] = len(task_vars.get("groups", {}).get("all", []))
@@ -206,18 +218,40 @@ class ActionModule(ActionBase):
             ]
         return []
 
+    @staticmethod
+    def _memberships(task_vars: Mapping[str, Any]) -> dict[str, list[str]]:
+        groups: Mapping[str, Sequence[str]] = task_vars.get("groups", {})
+        memberships: dict[str, list[str]] = {host: [] for host in groups.get("all", [])}
+        for group, members in groups.items():
+            for host in members:
+                memberships.setdefault(host, []).append(group)
+        return memberships
+
+    def _addresses(
+        self, task_vars: Mapping[str, Any], renderer: _Renderer
+    ) -> dict[str, tuple[Any, list[str]]]:
+        """Every host's site address and groups: what the model checks hosts against."""
+        hostvars = task_vars["hostvars"]
+        found = {}
+        for host, groups in self._memberships(task_vars).items():
+            variables = {**hostvars.raw_get(host), "hostvars": hostvars}
+            try:
+                address = renderer.render(variables.get("site_address"), variables)
+            except AnsibleError as exc:
+                address = f"(site_address could not be rendered: {exc.message})"
+            found[host] = (address, groups)
+        return found
+
     def _host_inputs(
         self,
         task_vars: Mapping[str, Any],
         defaults: Mapping[str, Any],
         role_vars: Mapping[str, Any],
+        renderer: _Renderer,
     ) -> dict[str, HostInput]:
         groups: Mapping[str, Sequence[str]] = task_vars.get("groups", {})
         hostvars = task_vars["hostvars"]
-        memberships: dict[str, list[str]] = {host: [] for host in groups.get("all", [])}
-        for group, members in groups.items():
-            for host in members:
-                memberships.setdefault(host, []).append(group)
+        memberships = self._memberships(task_vars)
         controls_spec = role_vars.get("_hardening_controls") or {}
         wanted = (
             "site_address",
@@ -228,14 +262,21 @@ class ActionModule(ActionBase):
             "site_apt_mirror",
             "hardening_waivers",
         )
-        renderer = _Renderer(self)
         inputs: dict[str, HostInput] = {}
         for host in groups.get("all", []):
             # The host's variables as declared (role defaults under them); hostvars itself
             # is left out of raw_get.
             variables = {**defaults, **hostvars.raw_get(host), "hostvars": hostvars}
-            values = {name: renderer.render(variables.get(name), variables) for name in wanted}
-            controls = renderer.render(controls_spec, {**variables, **role_vars})
+            try:
+                values = {name: renderer.render(variables.get(name), variables) for name in wanted}
+                controls = renderer.render(controls_spec, {**variables, **role_vars})
+            except AnsibleError as exc:
+                inputs[host] = HostInput(
+                    address=None,
+                    groups=tuple(memberships.get(host, [])),
+                    error=f"a setting could not be rendered: {exc.message}",
+                )
+                continue
             inputs[host] = HostInput(
                 address=values["site_address"],
                 groups=tuple(memberships.get(host, [])),

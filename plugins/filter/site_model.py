@@ -9,6 +9,10 @@
   (sitemodel/firewall.py; role firewall renders it as nftables rules).
 - ``'10.210.10.0/24' | site_prefix_address(-2)``: the address at that index of a prefix
   (1: first host, -2: last host), e.g. the lab router's leg on each network.
+- ``site_tenants | site_log_networks(site_shared_networks)``: every network's log
+  directory group and retention (role log_server; sitemodel/services.py).
+- ``site_tenants | site_backup_tenants(site_shared_networks, clients, default_retention)``:
+  each tenant's quota, retention and backup clients (role backup_server).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from sitemodel import services
 from sitemodel.firewall import firewall_plan
-from sitemodel.model import Host, parse_model
+from sitemodel.model import network_id_of
 from sitemodel.validate import errors_from_inventory
 
 
@@ -31,9 +36,7 @@ def site_model_errors(
 
 
 def site_network_of(group_names: list[str], tenants: Any, shared: Any) -> str:
-    model = parse_model(tenants, shared)
-    networks = model.network_of(Host("", None, tuple(group_names)))
-    return networks[0].id if len(networks) == 1 else ""
+    return network_id_of(group_names, tenants, shared)
 
 
 def site_firewall_plan(tenants: Any, shared: Any, network: str, **options: Any) -> dict[str, Any]:
@@ -50,6 +53,22 @@ def site_prefix_address(prefix: str, index: int) -> str:
         raise AnsibleFilterError(f"site_prefix_address: {prefix!r}[{index}]: {exc}") from exc
 
 
+def site_log_networks(tenants: Any, shared: Any, policy: Any = None) -> list[dict[str, Any]]:
+    try:
+        return services.log_networks(tenants, shared, policy)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"log networks: {exc}") from exc
+
+
+def site_backup_tenants(
+    tenants: Any, shared: Any, clients: Any, default_retention: Any, policy: Any = None
+) -> list[dict[str, Any]]:
+    try:
+        return services.backup_tenants(tenants, shared, clients, default_retention, policy)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"backup: {exc}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -57,4 +76,6 @@ class FilterModule:
             "site_network_of": site_network_of,
             "site_firewall_plan": site_firewall_plan,
             "site_prefix_address": site_prefix_address,
+            "site_log_networks": site_log_networks,
+            "site_backup_tenants": site_backup_tenants,
         }

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import traffic
-from tests.scenario import playbook
+from tests.scenario import extra_inventory, playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SERVER, ALPHA, BRAVO = "backup-debian12", "backup-debian13", "backup-bravo"
@@ -334,3 +334,19 @@ def test_check_mode_on_a_converged_fleet_changes_nothing(flag: str) -> None:
     recap = re.findall(r"(\S+) : ok=\d+ changed=(\d+)", result.stdout)
     assert {host for host, _ in recap} == {SERVER, ALPHA, BRAVO}, result.stdout[-2000:]
     assert all(changed == "0" for _, changed in recap), recap
+
+
+@pytest.mark.parametrize("name", ["x;reboot", "$(touch /tmp/pwned)", "../aphp"])
+def test_a_hostile_client_name_never_reaches_the_forced_command(tmp_path: Path, name: str) -> None:
+    """The role run alone on a client list that did not go through the site preflight: the
+    name is refused before authorized_keys (run by sshd through a shell) is written."""
+    keys = "/etc/cite-backup/authorized_keys/borg-alpha"
+    before = sh(SERVER, f"sha256sum {keys}").stdout
+    client = {"site_tenant": "alpha", "backup_client_public_key": "ssh-ed25519 AAAAC3Nz x"}
+    extra = extra_inventory(tmp_path, {name: client}, "tenants")
+    result = playbook(
+        ROOT / "molecule" / "backup" / "converge.yml", "-i", str(extra), "--limit", SERVER
+    )
+    assert result.returncode != 0
+    assert "the name is not a DNS label" in result.stdout
+    assert sh(SERVER, f"sha256sum {keys}").stdout == before

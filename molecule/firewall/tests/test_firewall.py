@@ -129,3 +129,24 @@ def test_an_opening_from_an_unknown_network_is_refused_before_any_change() -> No
     assert result.returncode != 0
     assert "unknown source 'hopital_x'" in result.stdout + result.stderr
     assert "changed=0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"firewall_log_prefix": 'cs-deny" accept'},
+        {
+            "firewall_declared_openings": {
+                'x" accept': [{"name": "y", "port": 9, "from": ["alpha"]}]
+            }
+        },
+    ],
+    ids=["log-prefix", "opening-owner"],
+)
+def test_a_hostile_value_given_to_the_role_never_reaches_the_rules(bad: dict) -> None:
+    """The role run alone (no site preflight): the value is refused where it would be written."""
+    before = ruleset(ALPHA), sh(ALPHA, "sha256sum /etc/nftables.conf").stdout
+    result = converge("-e", json.dumps(bad))
+    assert result.returncode != 0
+    assert "cannot be written into nftables rules" in result.stdout
+    assert (ruleset(ALPHA), sh(ALPHA, "sha256sum /etc/nftables.conf").stdout) == before

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import traffic
-from tests.scenario import playbook
+from tests.scenario import extra_inventory, playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SERVER, ALPHA, BRAVO = "logging-server", "logging-alpha", "logging-bravo"
@@ -288,3 +288,17 @@ def test_check_mode_on_the_converged_hosts_changes_nothing() -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     for host in (SERVER, ALPHA, BRAVO):
         assert re.search(rf"{host} *: ok=\d+ *changed=0 ", result.stdout), host
+
+
+@pytest.mark.parametrize("name", ["../../etc", "evil/host", "a b"])
+def test_a_hostile_host_name_never_reaches_the_log_store_paths(tmp_path: Path, name: str) -> None:
+    """The role run alone on a host list that did not go through the site preflight: the
+    name is refused where it would become a path, and the server's files stay as they were."""
+    files = "/etc/rsyslog.d/cite-log-hosts.json /etc/rsyslog.d/25-cite-log-server.conf"
+    before = sh(SERVER, f"sha256sum {files}").stdout
+    extra = extra_inventory(tmp_path, {name: {"site_address": "10.230.10.99"}}, "alpha")
+    converge = ROOT / "molecule" / "logging" / "converge.yml"
+    result = playbook(converge, "-i", str(extra), "--limit", SERVER)
+    assert result.returncode != 0
+    assert "is not a DNS label" in result.stdout
+    assert sh(SERVER, f"sha256sum {files}").stdout == before

@@ -147,3 +147,30 @@ def test_invalid_input_is_refused_before_the_host_is_touched(host):
     assert result.returncode != 0
     assert "ssh_allow_tcp_forwarding" in result.stdout + result.stderr
     assert host.file("/etc/ssh/sshd_config.d/00-cite-souveraine.conf").md5sum == before
+
+
+def test_a_hostile_group_never_reaches_allow_groups(host):
+    """The role run alone: a group name with a space would allow one more group."""
+    before = host.file("/etc/ssh/sshd_config.d/00-cite-souveraine.conf").md5sum
+    name = host.check_output("hostname")
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            name,
+            "-m",
+            "ansible.builtin.include_role",
+            "-a",
+            "name=ssh",
+            "-e",
+            json.dumps({"ssh_allow_groups": ["sysadmins root"]}),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode != 0
+    assert "'sysadmins root' is not a Unix group name" in " ".join(result.stdout.split())
+    assert host.file("/etc/ssh/sshd_config.d/00-cite-souveraine.conf").md5sum == before

@@ -1,0 +1,101 @@
+"""The lab's converge figures: containers up, first and second converge, --check, and the
+controller's CPU time per host for a re-converge, through the lab's container connection
+and over SSH the way production converges (through the bastion, sudo with a password).
+
+CPU time is the controller's: ansible-playbook and every process it waited for (workers,
+Mitogen's multiplexer, the podman and ssh clients), from getrusage(RUSAGE_CHILDREN); what
+runs inside the hosts is not counted, as it would run on the hosts in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PODMAN = ROOT / "lab" / "bin" / "podman"
+KNOWN_HOSTS = ROOT / ".cache" / "lab" / "known_hosts"
+RECAP_CHANGED = " changed=0 "
+
+
+def _hosts() -> dict[str, str]:
+    out = subprocess.run(
+        [str(BIN / "ansible-inventory"), "--list"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    return {h: v["site_address"] for h, v in json.loads(out)["_meta"]["hostvars"].items()}
+
+
+def write_known_hosts() -> None:
+    """Pin each lab host's SSH host key, read from inside its container (no trust on first
+    use): what lab_connection=ssh checks the hosts against."""
+    lines = []
+    for host, address in sorted(_hosts().items()):
+        key = subprocess.run(
+            [str(PODMAN), "exec", f"lab-{host}", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[:2]
+        lines.append(f"{address} {' '.join(key)}")
+    KNOWN_HOSTS.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def converge(label: str, *extra: str, unchanged: bool = False) -> tuple[float, float]:
+    """Run site.yml; return (wall seconds, controller CPU seconds). Fails loudly."""
+    print(f"bench: {label}: ansible-playbook site.yml {' '.join(extra)}", flush=True)
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "site.yml", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        sys.exit(f"bench: {label} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+    recap = [line for line in result.stdout.splitlines() if " : ok=" in line]
+    if unchanged and not all(RECAP_CHANGED in line for line in recap):
+        sys.exit(f"bench: {label}: something changed:\n" + "\n".join(recap))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def measure() -> list[tuple[str, str]]:
+    make = ["make", "--no-print-directory"]
+    subprocess.run([*make, "lab-down"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    start = time.monotonic()
+    subprocess.run([*make, "lab-up"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    rows = [("lab: containers and networks up (make lab-up)", f"{time.monotonic() - start:.0f} s")]
+    hosts = len(_hosts())
+    wall, _ = converge("first converge")
+    rows.append(("lab: first converge of site.yml", f"{wall:.0f} s"))
+    wall, cpu = converge("second converge", unchanged=True)
+    rows.append(
+        (
+            "lab: second converge of site.yml (0 changed), container connection",
+            f"{wall:.0f} s; controller {cpu:.0f} CPU-s, {cpu / hosts:.1f} CPU-s per host",
+        )
+    )
+    wall, _ = converge("check", "--check", unchanged=True)
+    rows.append(("lab: site.yml --check, converged (0 changed)", f"{wall:.0f} s"))
+    write_known_hosts()
+    wall, cpu = converge("SSH re-converge", "-e", "lab_connection=ssh", unchanged=True)
+    rows.append(
+        (
+            "lab: re-converge over SSH through the bastion, sudo (0 changed)",
+            f"{wall:.0f} s; controller {cpu:.0f} CPU-s, {cpu / hosts:.1f} CPU-s per host",
+        )
+    )
+    subprocess.run([*make, "lab-down"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return rows
