@@ -65,7 +65,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@tools/phase "Python tools into $(VENV) (pip, pinned)" sh -ec '\
 	  test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV); \
 	  $(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt; \
-	  echo "$(CURDIR)" > "$$($(VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")/cite-souveraine.pth"'
+	  $(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .'
 	@touch $@
 
 images: setup
@@ -88,7 +88,7 @@ site: setup
 # The auditors on the running lab (make lab first): OpenSCAP ANSSI-BP-028, Lynis, ssh-audit.
 # HTML reports under compliance/reports/<host>/, one line per host printed and in the README.
 compliance: setup
-	@ansible-playbook playbooks/compliance.yml -e compliance_readme=$(CURDIR)/README.md \
+	@ansible-playbook playbooks/compliance.yml -e compliance_doc=$(CURDIR)/docs/compliance-latest.md \
 	  > .cache/compliance.log || { tail -40 .cache/compliance.log; exit 1; }
 	@cat compliance/reports/summary.txt
 

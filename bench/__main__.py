@@ -1,5 +1,5 @@
-"""Measure the lab's converge times, the Pulumi evaluation and the test suite, write
-bench/results.md and the README's figures block.
+"""Measure the lab's converge times, the preflight at scale, the Pulumi evaluation and the
+test suite, and write bench/results.md (docs/figures.md links it and explains).
 
     python -m bench                 everything (lab, preflight, pulumi, then `make test`)
     python -m bench --only lab      the lab converges (container connection and SSH)
@@ -22,8 +22,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
-README = ROOT / "README.md"
-BEGIN, END = "<!-- BEGIN BENCH (make bench) -->", "<!-- END BENCH -->"
 
 
 def timed(label: str, cmd: list[str]) -> tuple[str, str]:
@@ -101,11 +99,7 @@ def write(rows: dict[str, tuple[str, list[tuple[str, str]]]]) -> None:
     if not previous.startswith("# "):
         previous = "# Benchmark results (written by `make bench`)\n" + previous
     RESULTS.write_text(previous, "utf-8")
-    readme = README.read_text("utf-8")
-    # Under the README's "Figures" heading, each suite is a sub-section.
-    figures = ("\n" + previous.split("\n", 1)[1]).replace("\n## ", "\n### ").strip()
-    README.write_text(_replace_block(readme, BEGIN, END, figures), "utf-8")
-    print(f"bench: wrote {RESULTS.relative_to(ROOT)} and the README's figures")
+    print(f"bench: wrote {RESULTS.relative_to(ROOT)}")
 
 
 def main() -> None:

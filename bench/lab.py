@@ -19,31 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PODMAN = ROOT / "lab" / "bin" / "podman"
-KNOWN_HOSTS = ROOT / ".cache" / "lab" / "known_hosts"
+
 RECAP_CHANGED = " changed=0 "
-
-
-def _hosts() -> dict[str, str]:
-    out = subprocess.run(
-        [str(BIN / "ansible-inventory"), "--list"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    return {h: v["site_address"] for h, v in json.loads(out)["_meta"]["hostvars"].items()}
-
-
-def write_known_hosts() -> None:
-    """Pin each lab host's SSH host key, read from inside its container (no trust on first
-    use): what lab_connection=ssh checks the hosts against."""
-    lines = []
-    for host, address in sorted(_hosts().items()):
-        key = subprocess.run(
-            [str(PODMAN), "exec", f"lab-{host}", "cat", "/etc/ssh/ssh_host_ed25519_key.pub"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[:2]
-        lines.append(f"{address} {' '.join(key)}")
-    KNOWN_HOSTS.write_text("\n".join(lines) + "\n", "utf-8")
 
 
 def converge(label: str, *extra: str, unchanged: bool = False) -> tuple[float, float]:
@@ -77,7 +54,10 @@ def measure() -> list[tuple[str, str]]:
     start = time.monotonic()
     subprocess.run([*make, "lab-up"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     rows = [("lab: containers and networks up (make lab-up)", f"{time.monotonic() - start:.0f} s")]
-    hosts = len(_hosts())
+    inventory = subprocess.run(
+        [str(BIN / "ansible-inventory"), "--list"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    hosts = len(json.loads(inventory)["_meta"]["hostvars"])
     wall, _ = converge("first converge")
     rows.append(("lab: first converge of site.yml", f"{wall:.0f} s"))
     wall, cpu = converge("second converge", unchanged=True)
@@ -89,7 +69,7 @@ def measure() -> list[tuple[str, str]]:
     )
     wall, _ = converge("check", "--check", unchanged=True)
     rows.append(("lab: site.yml --check, converged (0 changed)", f"{wall:.0f} s"))
-    write_known_hosts()
+    subprocess.run([sys.executable, str(ROOT / "lab" / "known_hosts.py")], check=True)
     wall, cpu = converge("SSH re-converge", "-e", "lab_connection=ssh", unchanged=True)
     rows.append(
         (

@@ -19,18 +19,17 @@ from pathlib import Path
 
 import yaml
 
+from fleet.addressing import allocate
+from fleet.inventory import ansible_inventory
+from fleet.placement import place
+from fleet.spec import load_spec
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (0.1, 0.5, 1.0)
 
 
 def paris_inventory(factor: float, dest: Path) -> int:
     """production's group_vars + the paris export scaled by ``factor``; returns the hosts."""
-    sys.path[:0] = [str(ROOT / "pulumi")]
-    from fleet.addressing import allocate
-    from fleet.inventory import ansible_inventory
-    from fleet.placement import place
-    from fleet.spec import load_spec
-
     spec = load_spec(ROOT / "pulumi" / "fleets" / "paris.yaml")
     groups = tuple(
         dataclasses.replace(g, count=max(1, round(g.count * factor))) for g in spec.groups

@@ -18,8 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = (0.1, 0.5, 1.0)
 
 _PROGRAM = """
-import dataclasses, json, resource, sys, time
-sys.path[:0] = [{pulumi!r}, {root!r}]
+import dataclasses, json, resource, time
 import pulumi
 from fleet.program import build
 from fleet.runtime import tune_gc
@@ -55,8 +54,6 @@ print(json.dumps({{"vms": sum(g.count for g in spec.groups), "resources": Mocks.
 
 def evaluate(factor: float, *, tuned: bool) -> dict[str, float]:
     code = _PROGRAM.format(
-        pulumi=str(ROOT / "pulumi"),
-        root=str(ROOT),
         fleet=str(ROOT / "pulumi" / "fleets" / "paris.yaml"),
         factor=factor,
         tuned=tuned,

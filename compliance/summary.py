@@ -1,12 +1,12 @@
 """One line per host from the auditors' reports written by playbooks/compliance.yml.
 
-    python compliance/summary.py REPORT_DIR [--readme README.md]
+    python compliance/summary.py REPORT_DIR [--doc docs/compliance-latest.md]
 
 Reads REPORT_DIR/<host>/{oscap-<profile>.xml, lynis-report.dat, lynis.log, ssh-audit.json}
 and the accepted exceptions (compliance/exceptions.yml); writes REPORT_DIR/summary.txt and
 summary.json and prints the lines. The bars are the project's (issue 3): 0 failing
 intermediary rules besides the accepted exceptions, Lynis >= 85, ssh-audit 0 fail 0 warn.
-With --readme, the block between the COMPLIANCE markers of that file is replaced.
+With --doc, the block between the COMPLIANCE markers of that file is replaced.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def summarise(report_dir: Path) -> list[Host]:
     ]
 
 
-def update_readme(readme: Path, lines: list[str]) -> None:
+def update_doc(readme: Path, lines: list[str]) -> None:
     text = readme.read_text("utf-8")
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{readme}: no {BEGIN} ... {END} block")
@@ -189,7 +189,7 @@ def update_readme(readme: Path, lines: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report_dir", type=Path)
-    parser.add_argument("--readme", type=Path)
+    parser.add_argument("--doc", type=Path)
     args = parser.parse_args(argv)
     hosts = summarise(args.report_dir)
     if not hosts:
@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         for entry in hosts
     }
     (args.report_dir / "summary.json").write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
-    if args.readme:
-        update_readme(args.readme, lines)
+    if args.doc:
+        update_doc(args.doc, lines)
     print("\n".join(lines))
     return 0
 

@@ -8,17 +8,15 @@ Stack configuration:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import pulumi
+
+from fleet.program import build
+from fleet.runtime import tune_gc
+from fleet.spec import load_spec
+
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # fleet/ and the repository's sitemodel/
-
-import pulumi  # noqa: E402
-
-from fleet.program import build  # noqa: E402
-from fleet.runtime import tune_gc  # noqa: E402
-from fleet.spec import load_spec  # noqa: E402
 
 # Before the first resource: the SDK's growing heap is not rescanned (fleet/runtime.py).
 tune_gc()

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# The Pulumi program's package (pulumi/fleet), importable as `fleet` like Pulumi does.
-sys.path.insert(0, str(ROOT / "pulumi"))
 
 
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -36,3 +36,39 @@ def inventory_json(inventory: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def lab_copy(tmp_path: Path) -> Path:
+    """A copy of the lab inventory whose hosts do not exist: any connection would fail."""
+    inv = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory" / "lab", inv)
+    (inv / "group_vars" / "all" / "unreachable.yml").write_text(
+        "ansible_connection: ssh\nansible_host: 192.0.2.1\nansible_ssh_timeout: 1\n"
+        "site_apt_mirror: http://mirror.invalid/debian\n",
+        encoding="utf-8",
+    )
+    make_vault(inv)
+    return inv
+
+
+def make_vault(inventory: Path) -> None:
+    """The copy's vault: a backup passphrase per tenant, as lab/up.yml makes the lab's."""
+    tenants = yaml.safe_load((inventory / "group_vars" / "all" / "tenants.yml").read_text("utf-8"))
+    ids = [t["id"] for t in tenants["site_tenants"]]
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    result = run([str(BIN / "python"), "lab/vault.py", str(vault), *ids])
+    assert result.returncode == 0, result.stderr
+
+
+def edit_yaml(path: Path, change: Any) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def preflight(inventory: Path, *extra: str) -> tuple[int, str]:
+    result = run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/preflight.yml", *extra]
+    )
+    return result.returncode, result.stdout + result.stderr

@@ -79,7 +79,7 @@ def test_readme_block_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _host_dir(tmp_path, lynis=88, ssh_warn=False, fail=False)
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{summary.BEGIN}\nold\n{summary.END}\nrest\n")
-    assert summary.main([str(tmp_path), "--readme", str(readme)]) == 0
+    assert summary.main([str(tmp_path), "--doc", str(readme)]) == 0
     text = readme.read_text()
     assert "old" not in text
     assert "web01" in text

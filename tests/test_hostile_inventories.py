@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_inventories import _edit, _preflight, _vault, lab_copy  # noqa: F401
+from conftest import edit_yaml, make_vault, preflight
 
 # Seconds a refusal may take (the preflight of the whole lab takes about two).
 FAST = 20
@@ -25,15 +25,15 @@ Change = Callable[[Path], None]
 
 
 def tenants(change: Callable[[dict[str, Any]], None]) -> Change:
-    return lambda inv: _edit(inv / "group_vars" / "all" / "tenants.yml", change)
+    return lambda inv: edit_yaml(inv / "group_vars" / "all" / "tenants.yml", change)
 
 
 def hosts(change: Callable[[dict[str, Any]], None]) -> Change:
-    return lambda inv: _edit(inv / "hosts.yml", change)
+    return lambda inv: edit_yaml(inv / "hosts.yml", change)
 
 
 def group_vars(name: str, values: dict[str, Any]) -> Change:
-    return lambda inv: _edit(inv / "group_vars" / name, lambda d: d.update(values))
+    return lambda inv: edit_yaml(inv / "group_vars" / name, lambda d: d.update(values))
 
 
 def tenant(index: int, **values: Any) -> Change:
@@ -179,13 +179,13 @@ CASES: dict[str, tuple[Change, str]] = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_hostile_inventory_is_refused_by_name_before_any_host(
-    lab_copy: Path,  # noqa: F811
+    lab_copy: Path,
     case: str,
 ) -> None:
     change, message = CASES[case]
     change(lab_copy)
     start = time.monotonic()
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     elapsed = time.monotonic() - start
     flat = " ".join(out.split())
     assert rc != 0, flat[-2000:]
@@ -195,18 +195,18 @@ def test_a_hostile_inventory_is_refused_by_name_before_any_host(
     assert elapsed < FAST
 
 
-def test_a_template_in_tenant_data_never_runs(lab_copy: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_template_in_tenant_data_never_runs(lab_copy: Path, tmp_path: Path) -> None:
     marker = tmp_path / "template-ran"
     tenant(0, name=f"{{{{ lookup('pipe', 'touch {marker}') }}}}")(lab_copy)
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert "is a template expression; tenant data is data" in " ".join(out.split())
     assert not marker.exists()
 
 
-def test_public_prefixes_are_a_site_policy(lab_copy: Path) -> None:  # noqa: F811
+def test_public_prefixes_are_a_site_policy(lab_copy: Path) -> None:
     tenant(0, ipv4="193.51.24.0/24")(lab_copy)
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert "193.51.24.0/24 is public" in " ".join(out.split())
     # The same prefix once the site's policy allows public addresses (and the host moved).
@@ -220,11 +220,11 @@ def test_public_prefixes_are_a_site_policy(lab_copy: Path) -> None:  # noqa: F81
         ville["ville-db01"]["site_address"] = "193.51.24.21"
 
     hosts(move)(lab_copy)
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     assert rc == 0, out[-3000:]
 
 
-def test_yaml_aliases_that_multiply_are_refused_fast(lab_copy: Path) -> None:  # noqa: F811
+def test_yaml_aliases_that_multiply_are_refused_fast(lab_copy: Path) -> None:
     path = lab_copy / "group_vars" / "all" / "tenants.yml"
     data = yaml.safe_load(path.read_text("utf-8"))
     data["site_tenants"][0]["services"] = "ALIAS"
@@ -234,13 +234,13 @@ def test_yaml_aliases_that_multiply_are_refused_fast(lab_copy: Path) -> None:  #
     body = yaml.safe_dump(data, sort_keys=False).replace("services: ALIAS", "services: *i")
     path.write_text("---\n" + laughs + body, "utf-8")
     start = time.monotonic()
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert "site_tenants expands to more than" in " ".join(out.split())
     assert time.monotonic() - start < FAST
 
 
-def test_a_thousand_tenants_with_one_host_each_pass_within_a_minute(lab_copy: Path) -> None:  # noqa: F811
+def test_a_thousand_tenants_with_one_host_each_pass_within_a_minute(lab_copy: Path) -> None:
     def add_tenants(d: dict[str, Any]) -> None:
         for i in range(1000):
             d["site_tenants"].append(
@@ -264,9 +264,9 @@ def test_a_thousand_tenants_with_one_host_each_pass_within_a_minute(lab_copy: Pa
 
     tenants(add_tenants)(lab_copy)
     hosts(add_hosts)(lab_copy)
-    _vault(lab_copy)
+    make_vault(lab_copy)
     start = time.monotonic()
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     elapsed = time.monotonic() - start
     assert rc == 0, out[-3000:]
     assert "UNREACHABLE" not in out

@@ -3,14 +3,13 @@ preflight, before any host is contacted; a fifth tenant is a data-only change.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, inventory_json, run
+from conftest import BIN, ROOT, edit_yaml, inventory_json, make_vault, preflight, run
 from sitemodel.validate import errors_from_inventory
 
 INVENTORIES = ["lab", "production"]
@@ -47,44 +46,8 @@ def test_shipped_inventory_is_consistent(name: str) -> None:
         assert _groups(data)[tenant], f"{name}: tenant {tenant} has no host"
 
 
-@pytest.fixture
-def lab_copy(tmp_path: Path) -> Path:
-    """A copy of the lab inventory whose hosts do not exist: any connection would fail."""
-    inv = tmp_path / "inventory"
-    shutil.copytree(ROOT / "inventory" / "lab", inv)
-    (inv / "group_vars" / "all" / "unreachable.yml").write_text(
-        "ansible_connection: ssh\nansible_host: 192.0.2.1\nansible_ssh_timeout: 1\n"
-        "site_apt_mirror: http://mirror.invalid/debian\n",
-        encoding="utf-8",
-    )
-    _vault(inv)
-    return inv
-
-
-def _vault(inventory: Path) -> None:
-    """The copy's vault: a backup passphrase per tenant, as lab/up.yml makes the lab's."""
-    tenants = yaml.safe_load((inventory / "group_vars" / "all" / "tenants.yml").read_text("utf-8"))
-    ids = [t["id"] for t in tenants["site_tenants"]]
-    vault = inventory / "group_vars" / "all" / "vault.yml"
-    result = run([str(BIN / "python"), "lab/vault.py", str(vault), *ids])
-    assert result.returncode == 0, result.stderr
-
-
-def _edit(path: Path, change: Any) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-
-
-def _preflight(inventory: Path, *extra: str) -> tuple[int, str]:
-    result = run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/preflight.yml", *extra]
-    )
-    return result.returncode, result.stdout + result.stderr
-
-
 def test_preflight_accepts_the_lab_without_contacting_hosts(lab_copy: Path) -> None:
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     assert rc == 0, out
     assert "unreachable=0" in out
     assert "UNREACHABLE" not in out
@@ -114,8 +77,8 @@ def _unknown_flow(d: dict[str, Any]) -> None:
 def test_preflight_refuses_a_broken_model_before_any_host(
     lab_copy: Path, change: Any, expected: str
 ) -> None:
-    _edit(lab_copy / "group_vars" / "all" / "tenants.yml", change)
-    rc, out = _preflight(lab_copy)
+    edit_yaml(lab_copy / "group_vars" / "all" / "tenants.yml", change)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert expected in out
     assert "UNREACHABLE" not in out
@@ -127,8 +90,8 @@ def test_preflight_refuses_a_host_outside_its_tenant(lab_copy: Path) -> None:
             "site_address"
         ] = "10.210.10.99"
 
-    _edit(lab_copy / "hosts.yml", move)
-    rc, out = _preflight(lab_copy)
+    edit_yaml(lab_copy / "hosts.yml", move)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert "host 'aphp-dpi01': address 10.210.10.99 is outside tenant 'aphp'" in out
 
@@ -137,8 +100,8 @@ def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: 
     def bad_opening(d: dict[str, Any]) -> None:
         d["firewall_openings"] = [{"name": "metrics", "port": 9100, "from": ["hopital_x"]}]
 
-    _edit(lab_copy / "group_vars" / "log_servers.yml", bad_opening)
-    rc, out = _preflight(lab_copy)
+    edit_yaml(lab_copy / "group_vars" / "log_servers.yml", bad_opening)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert "site opening 'metrics': unknown source 'hopital_x'" in out
     assert "UNREACHABLE" not in out
@@ -146,7 +109,7 @@ def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: 
 
 def test_preflight_refuses_missing_vault_passphrases(lab_copy: Path) -> None:
     (lab_copy / "group_vars" / "all" / "vault.yml").unlink()
-    rc, out = _preflight(lab_copy)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert (
         "no backup passphrase in Ansible Vault for tenant(s) "
@@ -156,7 +119,7 @@ def test_preflight_refuses_missing_vault_passphrases(lab_copy: Path) -> None:
 
 
 def test_preflight_refuses_a_weak_or_missing_ca_passphrase(lab_copy: Path) -> None:
-    rc, out = _preflight(lab_copy, "-e", "vault_pki_ca_passphrase=short")
+    rc, out = preflight(lab_copy, "-e", "vault_pki_ca_passphrase=short")
     assert rc != 0
     assert "vault_pki_ca_passphrase is missing or shorter than 16 characters" in " ".join(
         out.split()
@@ -229,15 +192,15 @@ def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
             "hosts": {"bib-web01": {"site_address": "10.210.50.11"}}
         }
 
-    _edit(lab_copy / "group_vars" / "all" / "tenants.yml", add_tenant)
-    _edit(lab_copy / "hosts.yml", add_host)
-    rc, out = _preflight(lab_copy)
+    edit_yaml(lab_copy / "group_vars" / "all" / "tenants.yml", add_tenant)
+    edit_yaml(lab_copy / "hosts.yml", add_host)
+    rc, out = preflight(lab_copy)
     assert rc != 0
     assert "no backup passphrase in Ansible Vault for tenant(s) bibliotheques" in " ".join(
         out.split()
     )
-    _vault(lab_copy)  # the new tenant's passphrase, in the vault
-    rc, out = _preflight(lab_copy)
+    make_vault(lab_copy)  # the new tenant's passphrase, in the vault
+    rc, out = preflight(lab_copy)
     assert rc == 0, out
     result = run(
         [
@@ -275,8 +238,8 @@ def test_a_fifth_tenant_is_only_data(lab_copy: Path) -> None:
 def test_preflight_checks_hardening_waivers(
     lab_copy: Path, waiver: dict[str, Any], refusal: str | None
 ) -> None:
-    _edit(lab_copy / "group_vars" / "bastions.yml", lambda d: d.update(waiver))
-    rc, out = _preflight(lab_copy)
+    edit_yaml(lab_copy / "group_vars" / "bastions.yml", lambda d: d.update(waiver))
+    rc, out = preflight(lab_copy)
     assert "UNREACHABLE" not in out
     if refusal is None:
         assert rc == 0, out

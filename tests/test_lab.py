@@ -16,7 +16,7 @@ import pytest
 
 from compliance import summary
 from conftest import BIN, ROOT, inventory_json, run
-from tests import traffic
+from testkit import traffic
 
 pytestmark = pytest.mark.lab
 LAB = inventory_json(ROOT / "inventory" / "lab")["_meta"]["hostvars"]

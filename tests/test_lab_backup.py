@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, ROOT, inventory_json, run
-from tests import traffic
+from testkit import traffic
 
 pytestmark = pytest.mark.lab
 DATA = inventory_json(ROOT / "inventory" / "lab")

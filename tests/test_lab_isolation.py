@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import BIN, ROOT, inventory_json, run
-from tests import traffic
+from testkit import traffic
 
 pytestmark = pytest.mark.lab
 INVENTORY = inventory_json(ROOT / "inventory" / "lab")

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from conftest import ROOT, inventory_json
-from tests import traffic
+from testkit import traffic
 
 pytestmark = pytest.mark.lab
 DATA = inventory_json(ROOT / "inventory" / "lab")

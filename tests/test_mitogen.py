@@ -11,7 +11,7 @@ import yaml
 from ansible.plugins.strategy.linear import StrategyModule as Linear
 
 from conftest import ROOT
-from tests.plugins import load
+from testkit.plugins import load
 
 
 def test_the_strategy_is_mitogen_linear_without_cpu_pinning() -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from tests.plugins import load
+from testkit.plugins import load
 
 fact_module = load("modules", "installed_packages")
 packages_filter = load("filter", "packages")

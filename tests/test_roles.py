@@ -23,6 +23,7 @@ SHARED_SCENARIOS = {
     "log_server": "logging",  # logging, log_server and audit: molecule/logging
     "audit": "hardening",  # BP-028 R73, judged with the rest of BP-028 (also in logging)
     "ssh": "hardening",  # the SSH server is judged with the rest of the baseline
+    "pki": "logging",  # the certificates central logging runs on
 }
 
 
@@ -76,3 +77,46 @@ def test_every_role_that_declares_openings_is_listed_in_the_firewall_play() -> N
     }
     assert declaring
     assert imported == declaring
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_argument_specs_defaults_equal_the_defaults_file(role: str) -> None:
+    """meta/argument_specs.yml documents the same default values as defaults/main.yml
+    (a template default is documented in words, without a value)."""
+    path = ROOT / "roles" / role
+    defaults = yaml.safe_load((path / "defaults" / "main.yml").read_text("utf-8")) or {}
+    specs = yaml.safe_load((path / "meta" / "argument_specs.yml").read_text("utf-8"))
+    options = specs["argument_specs"]["main"]["options"]
+    differ = {}
+    for name, value in defaults.items():
+        templated = isinstance(value, str) and "{{" in value
+        spec = options.get(name, {})
+        if templated:
+            if "default" in spec:
+                differ[name] = ("a template", spec["default"])
+        elif spec.get("default") != value:
+            differ[name] = (value, spec.get("default"))
+    assert differ == {}
+
+
+LAYOUT_KEYS = {"ansible.builtin.import_tasks", "ansible.builtin.include_tasks", "when"}
+
+
+def _task_blocks() -> dict[str, list[str]]:
+    """Every task of every role, as its YAML without name and tags, -> where it is."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for task in yaml.safe_load(path.read_text("utf-8")) or []:
+            body = {k: v for k, v in task.items() if k not in ("name", "tags")}
+            if set(body) <= LAYOUT_KEYS:
+                continue  # a file's layout, not work
+            key = yaml.safe_dump(body, sort_keys=True)
+            found.setdefault(key, []).append(f"{path.relative_to(ROOT)}: {task.get('name')}")
+    return found
+
+
+def test_no_two_roles_carry_the_same_task() -> None:
+    """The YAML counterpart of the `duplicates` check on the Python: a task written twice
+    (same module, same arguments) in two roles belongs in one home."""
+    repeated = {k: v for k, v in _task_blocks().items() if len({p.split("/")[1] for p in v}) > 1}
+    assert repeated == {}

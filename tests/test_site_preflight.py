@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from conftest import BIN, ROOT, run
+from conftest import BIN, ROOT, make_vault, run
 from sitemodel.preflight import HostInput, check_site
-from tests.plugins import load
+from testkit.plugins import load
 
 preflight_action = load("action", "site_preflight")
 MODEL = yaml.safe_load((ROOT / "inventory/lab/group_vars/all/tenants.yml").read_text("utf-8"))
@@ -120,8 +120,6 @@ def test_a_modest_anchor_reused_is_accepted() -> None:
 
 
 def _lab_copy(tmp_path: Path) -> Path:
-    from tests.test_inventories import _vault
-
     inventory = tmp_path / "inventory"
     import shutil
 
@@ -131,7 +129,7 @@ def _lab_copy(tmp_path: Path) -> Path:
         "site_apt_mirror: http://mirror.invalid/debian\n",
         encoding="utf-8",
     )
-    _vault(inventory)
+    make_vault(inventory)
     return inventory
 
 

@@ -195,12 +195,6 @@ class ActionModule(ActionBase):
                 "vault_backup_passphrases.<tenant> to the inventory's group_vars/all/vault.yml "
                 "(ansible-vault edit; the lab's is made by `make lab-up`)"
             )
-        if len(str(task_vars.get("vault_pki_ca_passphrase") or "")) < 16:
-            errors.append(
-                "vault_pki_ca_passphrase is missing or shorter than 16 characters: add it to the "
-                "inventory's group_vars/all/vault.yml (ansible-vault edit; the lab's is made by "
-                "`make lab-up`)"
-            )
         return errors
 
     @staticmethod

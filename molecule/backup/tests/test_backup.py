@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import traffic
-from tests.scenario import extra_inventory, playbook
+from testkit import traffic
+from testkit.scenario import extra_inventory, playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SERVER, ALPHA, BRAVO = "backup-debian12", "backup-debian13", "backup-bravo"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import traffic
-from tests.scenario import playbook
+from testkit import traffic
+from testkit.scenario import playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 ALPHA, BRAVO = "firewall-debian12", "firewall-debian13"

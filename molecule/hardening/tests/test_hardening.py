@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenario import playbook
+from testkit.scenario import playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compliance import summary
-from tests import traffic
+from testkit import traffic
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 KEY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "id_ed25519"

@@ -8,17 +8,20 @@ address: /srv/log/<tenant>/<host>/syslog-<day>.log and audit-<day>.log.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests import traffic
-from tests.scenario import extra_inventory, playbook
+from testkit import traffic
+from testkit.scenario import extra_inventory, playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SERVER, ALPHA, BRAVO = "logging-server", "logging-alpha", "logging-bravo"
@@ -302,3 +305,71 @@ def test_a_hostile_host_name_never_reaches_the_log_store_paths(tmp_path: Path, n
     assert result.returncode != 0
     assert "is not a DNS label" in result.stdout
     assert sh(SERVER, f"sha256sum {files}").stdout == before
+
+
+def _certificate(container: str) -> dict[str, str]:
+    text = ok(container, "openssl x509 -noout -serial -enddate -in /etc/cite/pki/host.crt")
+    return dict(line.split("=", 1) for line in text.split())
+
+
+def _converge(*extra: str) -> None:
+    result = playbook(ROOT / "molecule" / "logging" / "converge.yml", *extra)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_certificate_near_its_end_is_renewed_and_logs_still_flow() -> None:
+    before = _certificate(ALPHA)
+    # Three-day certificates renewed ten days before their end: each run renews them.
+    short = json.dumps({"pki_cert_valid_days": 3, "pki_renew_days": 10})
+    _converge("--limit", f"{ALPHA},{SERVER}", "-e", short)
+    renewed = _certificate(ALPHA)
+    assert renewed["serial"] != before["serial"]
+    mark = token()
+    ok(ALPHA, f"logger {mark}")
+    assert wait_for(mark), "no message with the renewed certificate"
+    # Back to a normal certificate: the three-day one is within the renewal margin.
+    _converge("--limit", f"{ALPHA},{SERVER}")
+    assert _certificate(ALPHA)["serial"] != renewed["serial"]
+
+
+def test_a_rekeyed_hosts_old_certificate_is_refused() -> None:
+    ok(ALPHA, "cp /etc/cite/pki/host.key /root/old.key && cp /etc/cite/pki/host.crt /root/old.crt")
+    _converge("--limit", f"{ALPHA},{SERVER}", "-e", json.dumps({"pki_rekey_hosts": [ALPHA]}))
+    assert (
+        ok(ALPHA, "cmp -s /root/old.key /etc/cite/pki/host.key || echo differ").strip() == "differ"
+    )
+    old, new = token(), token()
+    relp_send(ALPHA, old, "-cert /root/old.crt -key /root/old.key")
+    relp_send(ALPHA, new, "-cert /etc/cite/pki/host.crt -key /etc/cite/pki/host.key")
+    assert wait_for(new), "the new certificate is not accepted"
+    assert files_with(old) == [], "the old certificate (key feared stolen) is still accepted"
+
+
+def test_a_host_removed_from_the_inventory_delivers_no_more_logs(tmp_path: Path) -> None:
+    source = Path(os.environ["MOLECULE_INVENTORY_FILE"])
+    copy = tmp_path / "inventory"
+    shutil.copytree(source.parent, copy)
+    inventory_file = copy / source.name
+    data = yaml.safe_load(inventory_file.read_text("utf-8"))
+
+    def drop(node: dict) -> None:
+        (node.get("hosts") or {}).pop(ALPHA, None)
+        for child in (node.get("children") or {}).values():
+            drop(child or {})
+
+    drop(data["all"])
+    inventory_file.write_text(yaml.safe_dump(data), "utf-8")
+    converge = ROOT / "molecule" / "logging" / "converge.yml"
+    removed = token()
+    try:
+        result = playbook(converge, "-i", str(copy), "--limit", SERVER, scenario_inventory=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+        ok(ALPHA, f"logger {removed}")
+        kept = token()
+        ok(BRAVO, f"logger {kept}")
+        assert wait_for(kept), "bravo's logs should still arrive"
+        assert files_with(removed) == []
+    finally:
+        _converge("--limit", SERVER)
+    # Back in the inventory: what it logged meanwhile waited in its queue, nothing is lost.
+    assert wait_for(removed, seconds=90)

@@ -13,21 +13,19 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from testkit import ROOT
 
 
-def playbook(path: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def playbook(
+    path: str | Path, *extra: str, scenario_inventory: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``path`` on the scenario's inventory. ``stdout`` holds stdout and stderr (Ansible
     prints its errors on stderr) with whitespace runs folded to one space, so that messages
-    the yaml callback wraps can be searched whole; ``stderr`` is kept as it came."""
+    the yaml callback wraps can be searched whole; ``stderr`` is kept as it came.
+    ``scenario_inventory=False``: the caller gives its own ``-i`` in ``extra``."""
+    scenario = ["-i", os.environ["MOLECULE_INVENTORY_FILE"]] if scenario_inventory else []
     result = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(path),
-            *extra,
-        ],
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), *scenario, str(path), *extra],
         capture_output=True,
         text=True,
         check=False,

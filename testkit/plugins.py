@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from types import ModuleType
 
-from conftest import ROOT
+from testkit import ROOT
 
 
 def load(kind: str, name: str) -> ModuleType:
