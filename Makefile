@@ -35,6 +35,9 @@ DEBIAN_PKGS  := podman conmon runc netavark aardvark-dns iptables debootstrap \
                 debian-archive-keyring python3-venv iproute2 iputils-ping openssh-client \
                 nftables
 SUITES       := bookworm trixie
+# Controller-side tools unpacked from Debian's packages without installing them (their
+# packages would start daemons here): promtool and amtool for the monitoring rules' tests.
+TOOLS        := .cache/tools
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 # Project-scoped podman configuration (see lab/containers.conf and the README).
@@ -76,6 +79,7 @@ images: setup
 # --- the lab ------------------------------------------------------------------------------
 lab: images
 	@$(MAKE) --no-print-directory lab-up site
+	@tools/phase "Lab alert receivers (lab/receivers.yml)" ansible-playbook lab/receivers.yml
 	@ansible-playbook lab/summary.yml > /dev/null
 	@cat .cache/lab/summary.txt
 
@@ -102,7 +106,11 @@ lint: setup
 	ruff check .
 	ruff format --check .
 
-unit: setup
+$(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanager/usr/bin/amtool:
+	@tools/phase "$(notdir $@) from Debian's $(word 3,$(subst /, ,$@)) package (unpacked, not installed)" \
+	  tools/deb-extract $(word 3,$(subst /, ,$@)) $(TOOLS)/$(word 3,$(subst /, ,$@))
+
+unit: setup $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanager/usr/bin/amtool
 	pytest -m "not lab" tests
 
 # The lab end to end: bring it up and converge (make lab), then converge again, --check,

@@ -17,17 +17,17 @@ from typing import Any
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # A network (tenant or shared zone) id: also an inventory group, a directory, an nft set.
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,30}\Z")
 # A service name: an nftables comment and a Prometheus label.
-FLOW_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+FLOW_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")
 # A Unix group (Debian's useradd NAME_REGEX, without the trailing '$' of machine accounts).
-UNIX_GROUP = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+UNIX_GROUP = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 # An inventory group name (a shared network's groups).
-GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")
 # A display name: printable, no quote or backslash (it is shown, never interpreted).
-DISPLAY_NAME = re.compile(r"^[^\x00-\x1f\x7f\"\\]{1,80}$")
+DISPLAY_NAME = re.compile(r"^[^\x00-\x1f\x7f\"\\]{1,80}\Z")
 # borg's --storage-quota: a whole number and a decimal unit.
-QUOTA = re.compile(r"^(?P<number>[1-9][0-9]{0,5})(?P<unit>[MGTP])$")
+QUOTA = re.compile(r"^(?P<number>[1-9][0-9]{0,5})(?P<unit>[MGTP])\Z")
 QUOTA_BYTES = {"M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 QUOTA_MAX = "100P"
 RETENTION_KEYS = ("keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
@@ -57,8 +57,14 @@ RESERVED_GROUPS = frozenset(
 )  # fmt: skip
 TENANT_FIELDS = frozenset(
     {"id", "name", "vlan", "ipv4", "ipv6", "admin_group", "services", "backup_quota",
-     "backup_retention", "log_retention_days"}
+     "backup_retention", "log_retention_days", "alert_receivers"}
 )  # fmt: skip
+# A mail address for alerts (delivered by the site's own mail relay).
+MAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
+# A webhook for alerts: http(s), to an address of the site, a port, a plain path.
+WEBHOOK = re.compile(
+    r"^https?://(?P<host>[0-9.]+|\[[0-9a-fA-F:]+\]):(?P<port>[0-9]{1,5})(/[A-Za-z0-9_./-]*)?\Z"
+)
 SHARED_FIELDS = frozenset(
     {"id", "name", "vlan", "ipv4", "ipv6", "groups", "services", "log_retention_days"}
 )
@@ -104,6 +110,8 @@ class Network:
     backup_quota: str = ""
     backup_retention: Mapping[str, int] | None = None
     log_retention_days: int = 365
+    # Where the tenant's alerts go: ({"webhook": url} | {"email": address}, ...).
+    alert_receivers: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,32 @@ def _retention(value: Any, where: str, errors: list[str]) -> dict[str, int] | No
     return kept if len(errors) == count else None
 
 
+def _receivers(raw: Any, where: str, errors: list[str]) -> tuple[Mapping[str, str], ...]:
+    """A tenant's alert receivers: webhooks on the site's own addresses, mail addresses
+    (the site's relay delivers them). No receiver outside the site: no SaaS."""
+    found = []
+    for i, item in enumerate(_as_list(raw, f"{where} alert_receivers", errors)):
+        what = f"{where} alert receiver #{i + 1}"
+        if not isinstance(item, Mapping) or len(item) != 1 or not set(item) <= {"webhook", "email"}:
+            errors.append(f"{what}: expected {{webhook: URL}} or {{email: address}}")
+            continue
+        kind, value = next(iter(item.items()))
+        value = str(value)
+        if kind == "email" and not MAIL.match(value):
+            errors.append(f"{what}: {value!r:.60} is not a mail address")
+            continue
+        if kind == "webhook":
+            match = WEBHOOK.match(value)
+            if not match:
+                errors.append(
+                    f"{what}: {value!r:.80} is not http(s)://<site address>:<port>/<path> "
+                    "(alerts go to the site's own hosts, never outside)"
+                )
+                continue
+        found.append({kind: value})
+    return tuple(found)
+
+
 def parse_flows(raw: Any, where: str, errors: list[str]) -> tuple[Flow, ...]:
     """Flows (name, port, proto, from) of a network's services or of firewall openings;
     problems land in ``errors``, each naming ``where`` and the flow."""
@@ -326,6 +360,7 @@ def _parse_network(
     admin_group = ""
     quota = ""
     backup_retention = None
+    receivers: tuple[Mapping[str, str], ...] = ()
     groups: list[Any] = []
     if kind == "tenant":
         admin_group = raw.get("admin_group") or ""
@@ -343,6 +378,7 @@ def _parse_network(
             )
         quota = _quota(raw.get("backup_quota"), where, errors)
         backup_retention = _retention(raw.get("backup_retention"), where, errors)
+        receivers = _receivers(raw.get("alert_receivers"), where, errors)
     else:
         groups = _as_list(raw.get("groups"), f"{where} groups", errors)
         if not groups:
@@ -365,6 +401,7 @@ def _parse_network(
         backup_quota=quota,
         backup_retention=backup_retention,
         log_retention_days=retention or 365,
+        alert_receivers=receivers,
     )
 
 

@@ -17,9 +17,9 @@ from sitemodel.validate import HOST_NAME
 
 # What a quoted nftables string (comment, log prefix) may hold: no quote, no backslash,
 # no newline, nothing nft would read as the end of the string.
-NFT_STRING = re.compile(r"^[A-Za-z0-9 _.:=/,@+-]{1,120}$")
+NFT_STRING = re.compile(r"^[A-Za-z0-9 _.:=/,@+-]{1,120}\Z")
 # A repository path on a backup server: absolute, plain characters, no '..' component.
-REPOSITORY = re.compile(r"^/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+$")
+REPOSITORY = re.compile(r"^/(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+\Z")
 UNKNOWN_NETWORK = "_unknown"
 
 

@@ -7,11 +7,16 @@ these functions give them the same answers from the parsed, validated model, and
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from sitemodel.model import RETENTION_KEYS, SiteModel, parse_model, parse_policy
+from sitemodel.model import RETENTION_KEYS, Host, SiteModel, parse_model, parse_policy
 from sitemodel.validate import HOST_NAME
+
+# A room's name (a Prometheus label value, written in file_sd).
+ROOM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}\Z")
 
 # The group that reads shared networks' logs on the log servers (Debian's log readers).
 SHARED_LOG_READERS = "adm"
@@ -77,3 +82,106 @@ def backup_tenants(
             }
         )
     return plan
+
+
+def _hosts_by_network(model: SiteModel, hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    placed: dict[str, Any] = {}
+    for name, data in sorted(hosts.items()):
+        nets = model.network_of(Host(name, None, tuple(data.get("groups") or ())))
+        if len(nets) == 1 and data.get("address"):
+            placed[name] = nets[0]
+    return placed
+
+
+def _bmc(value: Any, host: str) -> str:
+    """A host's BMC as FreeIPMI's ``-h`` takes it: an IP address, optionally ``:port``."""
+    text = str(value)
+    address, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        raise ValueError(f"host {host!r}: site_bmc {text!r:.60} is not an address[:port]") from None
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"host {host!r}: site_bmc {text!r:.60} has no valid port")
+    return text
+
+
+def monitoring_targets(
+    tenants: Any,
+    shared: Any,
+    hosts: Mapping[str, Mapping[str, Any]],
+    node_port: int,
+    policy: Any = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """What the monitoring servers watch, as Prometheus file_sd entries.
+
+    ``hosts``: inventory host -> {address, groups, room, bmc}. Every placed host's node
+    exporter (labels host, network, tenant: '' for shared zones, room); every TCP service
+    the model declares on a tenant's hosts (blackbox probes; UDP has no generic probe);
+    every host's BMC (``site_bmc``, read by the IPMI exporter; the site's own: no tenant,
+    whoever runs on the server)."""
+    model = parsed(tenants, shared, policy)
+    placed = _hosts_by_network(model, hosts)
+    nodes: list[dict[str, Any]] = []
+    services_: list[dict[str, Any]] = []
+    bmcs: list[dict[str, Any]] = []
+    for name, net in placed.items():
+        data = hosts[name]
+        tenant = net.id if net.kind == "tenant" else ""
+        labels = {"host": name, "network": net.id, "tenant": tenant}
+        if data.get("room"):
+            room = str(data["room"])
+            if not ROOM.match(room):
+                raise ValueError(f"host {name!r}: site_room {room!r:.40} is not a room name")
+            labels["room"] = room
+        address = str(data["address"])
+        nodes.append({"targets": [f"{address}:{int(node_port)}"], "labels": labels})
+        for flow in net.services if tenant else ():
+            if flow.proto == "tcp":
+                target = f"{address}:{flow.port}"
+                services_.append({"targets": [target], "labels": {**labels, "service": flow.name}})
+        if data.get("bmc"):
+            bmc_labels = {**labels, "tenant": ""}
+            bmcs.append({"targets": [_bmc(data["bmc"], name)], "labels": bmc_labels})
+    return {"nodes": nodes, "services": services_, "bmcs": bmcs}
+
+
+def alert_receivers(
+    tenants: Any, shared: Any, operations: list[Mapping[str, Any]], policy: Any = None
+) -> list[dict[str, Any]]:
+    """Alertmanager's receivers: one per tenant with receivers (webhooks, mail), and
+    'operations' (the city's operations team) for the site's own alerts and for tenants
+    that declared none."""
+
+    def receiver(name: str, entries: Any) -> dict[str, Any]:
+        webhooks = [{"url": e["webhook"], "send_resolved": True} for e in entries if "webhook" in e]
+        mails = [{"to": e["email"], "send_resolved": True} for e in entries if "email" in e]
+        found: dict[str, Any] = {"name": name}
+        if webhooks:
+            found["webhook_configs"] = webhooks
+        if mails:
+            found["email_configs"] = mails
+        return found
+
+    model = parsed(tenants, shared, policy)
+    found = [receiver("operations", operations)]
+    found += [
+        receiver(f"tenant-{t.id}", t.alert_receivers) for t in model.tenants if t.alert_receivers
+    ]
+    return found
+
+
+def service_probe_openings(
+    tenants: Any, shared: Any, network: str, sources: list[str], policy: Any = None
+) -> list[dict[str, Any]]:
+    """Firewall openings that let the monitoring servers (``sources``) probe the TCP
+    services the model declares on ``network``'s hosts."""
+    model = parsed(tenants, shared, policy)
+    net = model.by_id().get(network)
+    if net is None or net.kind != "tenant" or not sources:
+        return []
+    return [
+        {"name": f"probe-{flow.name}", "port": flow.port, "proto": "tcp", "from": list(sources)}
+        for flow in net.services
+        if flow.proto == "tcp"
+    ]

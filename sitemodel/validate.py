@@ -8,12 +8,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import IPNetwork, Network, Policy, SiteModel, parse_model
+from sitemodel.model import WEBHOOK, IPNetwork, Network, Policy, SiteModel, parse_model
 
 TENANTS_GROUP = "tenants"
 # An inventory host name: a DNS label (it becomes a path on the log and backup servers
 # and an argument of the backup server's forced command).
-HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
 def _overlaps(networks: Sequence[Network]) -> list[str]:
@@ -36,6 +36,35 @@ def _overlaps(networks: Sequence[Network]) -> list[str]:
                 )
             if widest is None or prefix.broadcast_address > widest[0].broadcast_address:
                 widest = (prefix, net)
+    return errors
+
+
+def _receiver_errors(model: SiteModel) -> list[str]:
+    """A tenant's webhook receivers are on an address of its own network or of a shared
+    zone (the site's operations), on a real port: never on another tenant's network (its
+    alerts would be read there), never outside the site."""
+    errors = []
+    zones = [n for n in model.networks if n.kind != "tenant"]
+    shared = [p for n in zones for p in (n.ipv4, n.ipv6) if p is not None]
+    for tenant in model.tenants:
+        own = [p for p in (tenant.ipv4, tenant.ipv6) if p is not None]
+        for receiver in tenant.alert_receivers:
+            match = WEBHOOK.match(receiver.get("webhook", ""))
+            if not match:
+                continue
+            where = f"tenant {tenant.id!r}: alert webhook {receiver['webhook']!r:.80}"
+            try:
+                address = ipaddress.ip_address(match["host"].strip("[]"))
+            except ValueError:
+                errors.append(f"{where}: {match['host']!r} is not an IP address")
+                continue
+            if not 1 <= int(match["port"]) <= 65535:
+                errors.append(f"{where}: port {match['port']} is out of range")
+            if not any(address in p for p in own + shared if p.version == address.version):
+                errors.append(
+                    f"{where} is neither on the tenant's own network nor on a shared zone "
+                    "(alerts never go to another tenant, nor leave the site)"
+                )
     return errors
 
 
@@ -64,6 +93,7 @@ def _network_errors(model: SiteModel) -> list[str]:
         if tenant.id in shared_groups or tenant.id == TENANTS_GROUP:
             errors.append(f"tenant id {tenant.id!r} is also a shared network's inventory group")
     errors.extend(_overlaps(model.networks))
+    errors.extend(_receiver_errors(model))
     for net in model.networks:
         for flow in net.services:
             for source in flow.sources:

@@ -82,6 +82,12 @@ CASES: dict[str, tuple[Change, str]] = {
         rename_host("ville-web01", "../../etc"),
         "'../../etc': the name is not a DNS label",
     ),
+    "host-newline": (
+        rename_host("ville-web01", "web01\n"),
+        "the name is not a DNS label",
+    ),
+    "tenant-id-newline": (tenant(0, id="ville\n"), "id must match"),
+    "quota-newline": (tenant(0, backup_quota="20G\n"), "is not a size"),
     # Backup quotas and retentions: within their format and range, never "unlimited".
     "quota-negative": (tenant(0, backup_quota="-5G"), "backup_quota '-5G' is not a size"),
     "quota-garbage": (tenant(0, backup_quota="lots"), "backup_quota 'lots' is not a size"),
@@ -151,6 +157,35 @@ CASES: dict[str, tuple[Change, str]] = {
     "ipv6-documentation": (tenant(0, ipv6="2001:db8::/48"), "is reserved (documentation"),
     "ipv4-public": (tenant(0, ipv4="8.8.8.0/24"), "ipv4: 8.8.8.0/24 is public"),
     "ipv4-everything": (tenant(0, ipv4="0.0.0.0/0"), "prefix length /0 is outside /8-/32"),
+    # Alert receivers: on the site (no SaaS), never on another tenant's network.
+    "receiver-saas": (
+        tenant(0, alert_receivers=[{"webhook": "https://hooks.slack.com/services/T0/B0/x"}]),
+        "is not http(s)://<site address>:<port>/<path>",
+    ),
+    "receiver-other-tenant": (
+        tenant(0, alert_receivers=[{"webhook": "http://10.210.20.11:9095/alerts"}]),
+        "is neither on the tenant's own network nor on a shared zone",
+    ),
+    "receiver-outside": (
+        tenant(0, alert_receivers=[{"webhook": "http://192.168.77.1:80/"}]),
+        "is neither on the tenant's own network nor on a shared zone",
+    ),
+    "receiver-bad-address": (
+        tenant(0, alert_receivers=[{"webhook": "http://999.1.1.1:80/"}]),
+        "'999.1.1.1' is not an IP address",
+    ),
+    "receiver-bad-port": (
+        tenant(0, alert_receivers=[{"webhook": "http://10.210.10.11:99999/"}]),
+        "port 99999 is out of range",
+    ),
+    "receiver-mail-injection": (
+        tenant(0, alert_receivers=[{"email": "ops@example.org\nBcc: x@evil.example"}]),
+        "is not a mail address",
+    ),
+    "receiver-as-string": (
+        tenant(0, alert_receivers="http://10.210.10.11:9095/"),
+        "alert_receivers must be a list, got str",
+    ),
     # Inventory shape.
     "group-outside-tenants": (
         hosts(tenant_group_outside_tenants),
@@ -220,6 +255,7 @@ def test_public_prefixes_are_a_site_policy(lab_copy: Path) -> None:
         ville["ville-db01"]["site_address"] = "193.51.24.21"
 
     hosts(move)(lab_copy)
+    tenant(0, alert_receivers=[{"webhook": "http://193.51.24.11:9095/alerts"}])(lab_copy)
     rc, out = preflight(lab_copy)
     assert rc == 0, out[-3000:]
 

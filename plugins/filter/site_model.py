@@ -13,12 +13,17 @@
   directory group and retention (role log_server; sitemodel/services.py).
 - ``site_tenants | site_backup_tenants(site_shared_networks, clients, default_retention)``:
   each tenant's quota, retention and backup clients (role backup_server).
+- ``hostvars | site_monitoring_hosts(groups['all'])``,
+  ``site_tenants | site_monitoring_targets(site_shared_networks, hosts, port)``,
+  ``site_tenants | site_alert_receivers(site_shared_networks, operations)``,
+  ``site_tenants | site_service_probe_openings(site_shared_networks, network, sources)``:
+  what the monitoring servers watch and where alerts go (roles monitoring_*).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -69,6 +74,31 @@ def site_backup_tenants(
         raise AnsibleFilterError(f"backup: {exc}") from exc
 
 
+def site_monitoring_hosts(hostvars: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """What monitoring needs of each inventory host: its address, groups, room and BMC
+    (``site_address``, ``group_names``, ``site_room``, ``site_bmc``)."""
+    found = {}
+    for name in names:
+        host = hostvars[name]
+        found[name] = {
+            "address": host.get("site_address"),
+            "groups": list(host.get("group_names") or ()),
+            "room": host.get("site_room"),
+            "bmc": host.get("site_bmc"),
+        }
+    return found
+
+
+def _service(function: Callable[..., Any], what: str) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ValueError as exc:
+            raise AnsibleFilterError(f"{what}: {exc}") from exc
+
+    return wrapper
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -78,4 +108,8 @@ class FilterModule:
             "site_prefix_address": site_prefix_address,
             "site_log_networks": site_log_networks,
             "site_backup_tenants": site_backup_tenants,
+            "site_monitoring_hosts": site_monitoring_hosts,
+            "site_monitoring_targets": _service(services.monitoring_targets, "monitoring"),
+            "site_alert_receivers": _service(services.alert_receivers, "alert receivers"),
+            "site_service_probe_openings": _service(services.service_probe_openings, "probes"),
         }

@@ -309,7 +309,7 @@ def test_a_hostile_host_name_never_reaches_the_log_store_paths(tmp_path: Path, n
 
 def _certificate(container: str) -> dict[str, str]:
     text = ok(container, "openssl x509 -noout -serial -enddate -in /etc/cite/pki/host.crt")
-    return dict(line.split("=", 1) for line in text.split())
+    return dict(line.split("=", 1) for line in text.splitlines())
 
 
 def _converge(*extra: str) -> None:
@@ -362,7 +362,11 @@ def test_a_host_removed_from_the_inventory_delivers_no_more_logs(tmp_path: Path)
     converge = ROOT / "molecule" / "logging" / "converge.yml"
     removed = token()
     try:
-        result = playbook(converge, "-i", str(copy), "--limit", SERVER, scenario_inventory=False)
+        # The copy's CA is the scenario's (role pki keeps it next to the inventory).
+        pki = json.dumps({"pki_dir": str(source.parent.parent / "pki" / source.parent.name)})
+        result = playbook(
+            converge, "-i", str(copy), "--limit", SERVER, "-e", pki, scenario_inventory=False
+        )
         assert result.returncode == 0, result.stdout[-3000:]
         ok(ALPHA, f"logger {removed}")
         kept = token()
