@@ -6,6 +6,7 @@ test suite, and write bench/results.md (docs/figures.md links it and explains).
     python -m bench --only preflight  the preflight at 350, 1,750 and 3,500 hosts
     python -m bench --only pulumi   the Pulumi evaluation (see bench/pulumi_eval.py)
     python -m bench --only backup   backup throughput and deduplication on the running lab
+    python -m bench --only logging  log forwarding throughput, crash-safe and not (lab)
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def backup() -> list[tuple[str, str]]:
     return measure()
 
 
+def logging() -> list[tuple[str, str]]:
+    from bench.logging import measure
+
+    return measure()
+
+
 def pulumi() -> list[tuple[str, str]]:
     from bench.pulumi_eval import measure
 
@@ -67,6 +74,7 @@ SUITES: dict[str, Callable[[], list[tuple[str, str]]]] = {
     "lab": lab,
     "preflight": preflight,
     "backup": backup,
+    "logging": logging,
     "pulumi": pulumi,
     "tests": tests,
 }

@@ -57,7 +57,7 @@ RESERVED_GROUPS = frozenset(
 )  # fmt: skip
 TENANT_FIELDS = frozenset(
     {"id", "name", "vlan", "ipv4", "ipv6", "admin_group", "services", "backup_quota",
-     "backup_retention", "log_retention_days", "alert_receivers"}
+     "backup_retention", "log_retention_days", "log_quota", "alert_receivers"}
 )  # fmt: skip
 # A mail address for alerts (delivered by the site's own mail relay).
 MAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
@@ -66,7 +66,7 @@ WEBHOOK = re.compile(
     r"^https?://(?P<host>[0-9.]+|\[[0-9a-fA-F:]+\]):(?P<port>[0-9]{1,5})(/[A-Za-z0-9_./-]*)?\Z"
 )
 SHARED_FIELDS = frozenset(
-    {"id", "name", "vlan", "ipv4", "ipv6", "groups", "services", "log_retention_days"}
+    {"id", "name", "vlan", "ipv4", "ipv6", "groups", "services", "log_retention_days", "log_quota"}
 )
 
 
@@ -110,6 +110,8 @@ class Network:
     backup_quota: str = ""
     backup_retention: Mapping[str, int] | None = None
     log_retention_days: int = 365
+    # Space its logs may take on each log server ('' : the log servers' default).
+    log_quota: str = ""
     # Where the tenant's alerts go: ({"webhook": url} | {"email": address}, ...).
     alert_receivers: tuple[Mapping[str, str], ...] = ()
 
@@ -220,21 +222,24 @@ def quota_bytes(quota: str) -> int:
     return int(match["number"]) * QUOTA_BYTES[match["unit"]]
 
 
-def _quota(value: Any, where: str, errors: list[str]) -> str:
+def _quota(
+    value: Any, where: str, errors: list[str], name: str = "backup_quota", required: bool = True
+) -> str:
     if value is None or value == "":
-        errors.append(
-            f"{where}: backup_quota is required (e.g. 20G; a tenant without one would be unlimited)"
-        )
+        if required:
+            errors.append(
+                f"{where}: {name} is required (e.g. 20G; a tenant without one would be unlimited)"
+            )
         return ""
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
     if not QUOTA.match(text):
         errors.append(
-            f"{where}: backup_quota {value!r:.60} is not a size such as 500G or 2T "
+            f"{where}: {name} {value!r:.60} is not a size such as 500G or 2T "
             "(a whole number, then M, G, T or P)"
         )
         return ""
     if quota_bytes(text) > quota_bytes(QUOTA_MAX):
-        errors.append(f"{where}: backup_quota {text} is more than {QUOTA_MAX}")
+        errors.append(f"{where}: {name} {text} is more than {QUOTA_MAX}")
         return ""
     return text
 
@@ -357,6 +362,7 @@ def _parse_network(
             f"{where}: log_retention_days {retention} is more than {LOG_RETENTION_MAX} "
             "(GDPR: logs are kept no longer than needed)"
         )
+    log_quota = _quota(raw.get("log_quota"), where, errors, "log_quota", required=False)
     admin_group = ""
     quota = ""
     backup_retention = None
@@ -401,6 +407,7 @@ def _parse_network(
         backup_quota=quota,
         backup_retention=backup_retention,
         log_retention_days=retention or 365,
+        log_quota=log_quota,
         alert_receivers=receivers,
     )
 

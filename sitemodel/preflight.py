@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sitemodel import services
 from sitemodel.firewall import Index, plan
 from sitemodel.model import Host, Policy, SiteModel, kind_of, parse_model
 from sitemodel.validate import site_errors
@@ -39,6 +40,9 @@ class HostInput:
     # hardening: control -> switch on/off, and the waivers (control -> reason).
     controls: Mapping[str, Any] = field(default_factory=dict)
     waivers: Any = None
+    # monitoring: the room the host stands in and its BMC (address[:port]), if any.
+    room: Any = None
+    bmc: Any = None
     # A value of this host that could not be rendered (the message says which).
     error: str = ""
 
@@ -169,6 +173,8 @@ def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
             report.host(name, "site_apt_mirror is not set in the inventory")
         if inputs.controls:
             _waivers(inputs, name, report)
+        for problem in services.placement_errors(name, inputs.room, inputs.bmc):
+            report.host(name, problem)
     return report.messages()
 
 

@@ -12,7 +12,7 @@ import re
 import shlex
 from collections.abc import Iterable
 
-from sitemodel.model import ID_PATTERN, QUOTA, UNIX_GROUP
+from sitemodel.model import ID_PATTERN, QUOTA, UNIX_GROUP, quota_bytes
 from sitemodel.validate import HOST_NAME
 
 # What a quoted nftables string (comment, log prefix) may hold: no quote, no backslash,
@@ -58,7 +58,8 @@ def log_path(network: object, host: object) -> str:
 
 
 def borg_forced_command(program: str, repository: object, quota: object) -> str:
-    """The ``command="..."`` value of a backup client's authorized_keys line.
+    """The ``command="..."`` value of a backup client's authorized_keys line (``quota``
+    "maintenance": the backup maintainers' line, on a tenant's directory).
 
     sshd runs it through the account's shell: each argument is shell-quoted, and the whole
     is escaped for the double-quoted authorized_keys option."""
@@ -66,9 +67,17 @@ def borg_forced_command(program: str, repository: object, quota: object) -> str:
     size = str(quota)
     if not REPOSITORY.match(repo) or "/../" in f"{repo}/" or "/./" in f"{repo}/":
         raise ValueError(f"backup forced command: repository {repo!r:.80} is not a plain path")
-    if size != "0" and not QUOTA.match(size):
+    if size not in ("0", "maintenance") and not QUOTA.match(size):
         raise ValueError(f"backup forced command: quota {size!r:.40} is not a size such as 20G")
     if not REPOSITORY.match(program):
         raise ValueError(f"backup forced command: program {program!r:.80} is not a plain path")
     command = " ".join(shlex.quote(part) for part in (program, repo, size))
     return command.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def size_bytes(value: object, where: str = "size") -> int:
+    """A size of the site model (500G, 2T: decimal units, as quotas are written) in bytes."""
+    text = str(value)
+    if not QUOTA.match(text):
+        raise ValueError(f"{where}: {text!r:.40} is not a size such as 500G or 2T")
+    return quota_bytes(text)

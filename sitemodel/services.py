@@ -33,13 +33,15 @@ def parsed(tenants: Any, shared: Any, policy: Any = None) -> SiteModel:
 
 def log_networks(tenants: Any, shared: Any, policy: Any = None) -> list[dict[str, Any]]:
     """Every network whose hosts log to the log servers: its directory's group (a
-    tenant's admin group, the site's log readers for shared networks) and retention."""
+    tenant's admin group, the site's log readers for shared networks), retention and
+    quota ('' when the network has none of its own)."""
     return [
         {
             "id": net.id,
             "kind": net.kind,
             "admin_group": net.admin_group if net.kind == "tenant" else SHARED_LOG_READERS,
             "log_retention_days": net.log_retention_days,
+            "log_quota": net.log_quota,
         }
         for net in parsed(tenants, shared, policy).networks
     ]
@@ -93,15 +95,37 @@ def _hosts_by_network(model: SiteModel, hosts: Mapping[str, Mapping[str, Any]]) 
     return placed
 
 
+def placement_errors(host: str, room: Any, bmc: Any) -> list[str]:
+    """What is wrong with a host's ``site_room`` and ``site_bmc`` (preflight)."""
+    errors = []
+    if room not in (None, "") and not ROOM.match(str(room)):
+        errors.append(f"site_room {str(room)!r:.40} is not a room name")
+    if bmc not in (None, ""):
+        try:
+            _bmc(bmc, host)
+        except ValueError as exc:
+            errors.append(str(exc).split(": ", 1)[1])
+    return errors
+
+
 def _bmc(value: Any, host: str) -> str:
-    """A host's BMC as FreeIPMI's ``-h`` takes it: an IP address, optionally ``:port``."""
+    """A host's BMC as FreeIPMI's ``-h`` takes it: an IP address, ``address:port`` or
+    ``[IPv6 address]:port``."""
     text = str(value)
-    address, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    address, port = text, ""
+    if text.startswith("["):
+        address, _, port = text[1:].partition("]")
+        if port and not port.startswith(":"):
+            address = ""
+        port = port[1:]
+    elif text.count(":") == 1:
+        address, port = text.split(":")
     try:
-        ipaddress.ip_address(address.strip("[]"))
+        ipaddress.ip_address(address)
     except ValueError:
         raise ValueError(f"host {host!r}: site_bmc {text!r:.60} is not an address[:port]") from None
-    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+    with_port = text.startswith("[") or text.count(":") == 1
+    if with_port and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"host {host!r}: site_bmc {text!r:.60} has no valid port")
     return text
 

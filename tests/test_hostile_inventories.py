@@ -186,6 +186,31 @@ CASES: dict[str, tuple[Change, str]] = {
         tenant(0, alert_receivers="http://10.210.10.11:9095/"),
         "alert_receivers must be a list, got str",
     ),
+    # Where a server stands and its BMC: label values and FreeIPMI's -h argument.
+    "bmc-command": (
+        hosts(
+            lambda d: d["all"]["children"]["bastions"]["hosts"]["bastion01"].update(
+                site_bmc="10.210.1.200;reboot"
+            )
+        ),
+        "site_bmc '10.210.1.200;reboot' is not an address[:port]",
+    ),
+    "bmc-port": (
+        hosts(
+            lambda d: d["all"]["children"]["bastions"]["hosts"]["bastion01"].update(
+                site_bmc="10.210.1.200:70000"
+            )
+        ),
+        "has no valid port",
+    ),
+    "room-label": (
+        hosts(
+            lambda d: d["all"]["children"]["bastions"]["hosts"]["bastion01"].update(
+                site_room='s1"} evil{x="'
+            )
+        ),
+        "is not a room name",
+    ),
     # Inventory shape.
     "group-outside-tenants": (
         hosts(tenant_group_outside_tenants),

@@ -5,9 +5,12 @@ one tenant cannot reach another tenant's repository."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import BIN, ROOT, inventory_json, run
 from testkit import traffic
@@ -66,3 +69,61 @@ def test_no_tenant_reaches_another_tenants_repository(host: str) -> None:
         f"-p 2222 borg-{TENANT_HOSTS[other]}@{SERVER_ADDRESS} true </dev/null",
     )
     assert "Permission denied (publickey)" in their_account.stderr
+
+
+def _playbook(inventory: Path, *args: str) -> None:
+    result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), *args])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Path) -> None:
+    """The bad day of docs/bad-day.md (case 5), end to end: a host's repository is copied to
+    the other room, destroyed on the primary, the replica is promoted to backup server,
+    and the restore drill restores the host's data bit for bit from it alone."""
+    host = ONE_PER_TENANT[0]
+    tenant = TENANT_HOSTS[host]
+    replica = DATA["backup_replicas"]["hosts"][0]
+    assert sh(host, "systemctl start cite-backup.service").returncode == 0
+    pulled = sh(replica, "systemctl start cite-backup-replica.service")
+    assert pulled.returncode == 0, pulled.stderr
+    # The primary's copy of that repository is destroyed.
+    assert sh(SERVER, f"rm -rf /srv/borg/{tenant}/{host}").returncode == 0
+    # The inventory of the bad day: the replica is the backup server, the primary is gone.
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory" / "lab", inventory)
+    hosts_file = inventory / "hosts.yml"
+    data = yaml.safe_load(hosts_file.read_text("utf-8"))
+    infra = data["all"]["children"]["infra"]["children"]
+    infra["backup_servers"]["hosts"] = infra.pop("backup_replicas")["hosts"]
+    hosts_file.write_text(yaml.safe_dump(data), "utf-8")
+    keep = [
+        "-e", f"pki_dir={ROOT / 'inventory' / 'pki' / 'lab'}",
+        "-e", f"backup_maintainer_keys_dir={ROOT / 'inventory' / 'backup-keys' / 'lab'}",
+    ]  # fmt: skip
+    maintainer = DATA["backup_maintainers"]["hosts"][0]
+    try:
+        _playbook(inventory, "site.yml", "--tags", "backup,firewall", "--limit", replica, *keep)
+        promoted = sh(replica, f"cite-backup-replica promote {SERVER} /srv/borg")
+        assert f"promoted {tenant}/{host}" in promoted.stdout, promoted.stderr
+        _playbook(
+            inventory, "playbooks/backup.yml", "--limit", f"{replica},{maintainer},{host}", *keep
+        )
+        drill = run(
+            [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/restore-drill.yml",
+             "-e", f"restore_drill_hosts={host}", *keep]
+        )  # fmt: skip
+        assert drill.returncode == 0, drill.stdout[-3000:]
+        assert "0 differences" in " ".join(drill.stdout.split())
+        # The drill read the replica: the host's repository is on it.
+        replica_address = LAB[replica]["site_address"]
+        assert replica_address in sh(host, "cat /usr/local/sbin/cite-borg").stdout
+    finally:
+        # The lab as it was: the host backs up to the primary again (a new repository),
+        # the replica's firewall as a replica's.
+        _playbook(ROOT / "inventory" / "lab", "playbooks/firewall.yml", "--limit", replica)
+        _playbook(
+            ROOT / "inventory" / "lab",
+            "playbooks/backup.yml",
+            "--limit",
+            f"{SERVER},{maintainer},{host}",
+        )

@@ -151,6 +151,27 @@ CASES: list[dict[str, Any]] = [
          {'cite_backup_replica_last_success_timestamp_seconds{host="backup02",tenant_repository="ville"}':
           "0+60x1700"},
          "27h10m", None),
+    case("BackupTampered",
+         {'cite_backup_tamper_detected{job="node",host="bkpmaint01",tenant_repository="ville",'
+          'host_repository="ville-web01"}': "0 1"},
+         "1m", {"job": "node", "host": "bkpmaint01", "tenant_repository": "ville",
+                "host_repository": "ville-web01", "severity": "critical"},
+         "ville/ville-web01: archives vanished or changed outside maintenance; prune and compact "
+         "stopped (docs/bad-day.md)"),
+    case("BackupTampered",
+         {'cite_backup_tamper_detected{job="node",host="bkpmaint01",tenant_repository="ville",'
+          'host_repository="ville-web01"}': "0 0"},
+         "1m", None),
+    case("BackupMaintenanceFailed",
+         {'cite_backup_repository_ok{job="node",host="bkpmaint01",tenant_repository="ville",'
+          'host_repository="ville-web01"}': "0x20"},
+         "15m", {"job": "node", "host": "bkpmaint01", "tenant_repository": "ville",
+                 "host_repository": "ville-web01", "severity": "critical"},
+         "ville/ville-web01: maintenance failed on bkpmaint01"),
+    case("BackupMaintenanceFailed",
+         {'cite_backup_repository_ok{job="node",host="bkpmaint01",tenant_repository="ville",'
+          'host_repository="ville-web01"}': "1x20"},
+         "15m", None),
     # A certificate with 29 days left fires after an hour; 31 days does not.
     case("CertificateExpiring",
          {f'cite_tls_certificate_expiry_timestamp_seconds{{{SEL},path="/etc/cite/pki/host.crt"}}':
@@ -173,6 +194,15 @@ CASES: list[dict[str, Any]] = [
     case("LogServerNotHeard",
          {f'cite_rsyslog_action_suspended_total{{{SEL},action="fwd-logs01"}}': "3x30"},
          "20m", None),
+    case("LogStoreOverQuota",
+         {'cite_log_store_blocked{job="node",host="logs01",network="infra",store_network="ville"}':
+          "1x30"},
+         "15m", {"job": "node", "host": "logs01", "network": "infra", "store_network": "ville",
+                 "severity": "critical"},
+         "logs01: ville's logs are over their quota: new ones are discarded"),
+    case("LogStoreOverQuota",
+         {'cite_log_store_blocked{job="node",host="logs01",store_network="ville"}': "0x30"},
+         "15m", None),
     case("ClockOffset", {f"cite_chrony_offset_seconds{{{SEL}}}": "-0.25x10"},
          "6m", with_tenant({}, "warning"), "ville-web01: clock 0.25 s off"),
     case("ClockOffset", {f"cite_chrony_offset_seconds{{{SEL}}}": "0.02x10"}, "6m", None),

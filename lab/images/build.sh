@@ -20,20 +20,23 @@ label=org.cite-souveraine.recipe
 mirror=${LAB_DEBIAN_MIRROR:-$(python3 "$here/../apt_mirror.py")}
 packages=$(grep -Ev '^\s*(#|$)' "$here/packages.txt" | paste -sd, -)
 
-for suite in "$@"; do
+# One suite: debootstrap into a scratch root, then podman import (prints one line).
+build_suite() {
+    # root is global (each suite runs in its own subshell): the EXIT trap reads it after
+    # the function has returned.
+    local suite=$1 image recipe current
     image="$prefix:$suite"
     recipe=$(cat "$here/build.sh" "$here/packages.txt" <(echo "$suite") | sha256sum | cut -c1-16)
     current=$(podman image inspect --format "{{ index .Labels \"$label\" }}" "$image" 2>/dev/null || true)
     if [ "$current" = "$recipe" ] && [ "${LAB_IMAGE_FORCE:-0}" != 1 ]; then
         echo "image $image is up to date (recipe $recipe)"
-        continue
+        return 0
     fi
     echo "building $image from $mirror (recipe $recipe)"
     root=$(mktemp -d /var/tmp/cite-souveraine-rootfs.XXXXXX)
-    trap 'rm -rf "$root"' EXIT
+    trap 'rm -rf "$root" "$root.log"' EXIT
     debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
-        > "$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; exit 1; }
-    rm -f "$root.log"
+        > "$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; return 1; }
 
     # Every container must get its own identity and host keys at first boot.
     : > "$root/etc/machine-id"
@@ -59,12 +62,23 @@ UNIT
     done
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
 
-    tar -C "$root" --numeric-owner -c . | podman import \
+    tar -C "$root" --numeric-owner -c . | podman import --quiet \
         --change "CMD [\"/sbin/init\"]" \
         --change "LABEL $label=$recipe" \
         --change "STOPSIGNAL SIGRTMIN+3" \
         - "$image" > /dev/null
-    rm -rf "$root"
-    trap - EXIT
     echo "built $image"
+}
+
+# The suites are built side by side: debootstrap waits on the mirror as much as on the
+# CPU, so two builds on two cores take little more than one.
+pids=()
+for suite in "$@"; do
+    ( build_suite "$suite" ) &
+    pids+=("$!")
 done
+status=0
+for pid in "${pids[@]}"; do
+    wait "$pid" || status=1
+done
+exit "$status"

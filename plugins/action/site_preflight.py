@@ -255,6 +255,8 @@ class ActionModule(ActionBase):
             "firewall_openings",
             "site_apt_mirror",
             "hardening_waivers",
+            "site_room",
+            "site_bmc",
         )
         inputs: dict[str, HostInput] = {}
         for host in groups.get("all", []):
@@ -282,6 +284,8 @@ class ActionModule(ActionBase):
                 apt_mirror=values["site_apt_mirror"],
                 controls={k: _truthy(v) for k, v in controls.items()},
                 waivers=values["hardening_waivers"],
+                room=values["site_room"],
+                bmc=values["site_bmc"],
             )
         return inputs
 

@@ -4,7 +4,8 @@
 - ``groups | unix_groups``: group names for sshd's AllowGroups;
 - ``network | log_path(host)``: '<network>/<host>' under a log server's store;
 - ``repository | borg_forced_command(quota, program)``: the forced command of a backup
-  client's authorized_keys line, shell-quoted and escaped.
+  client's authorized_keys line, shell-quoted and escaped;
+- ``quota | size_bytes``: a size of the site model (500G) in bytes.
 
 Each fails the task, naming the value, instead of writing something that would change
 the meaning of the file (the site preflight refuses the same values earlier).
@@ -46,4 +47,5 @@ class FilterModule:
             "unix_groups": _checked(unix_groups),
             "log_path": _checked(render.log_path),
             "borg_forced_command": _checked(borg_forced_command),
+            "size_bytes": _checked(render.size_bytes),
         }

@@ -1,9 +1,11 @@
-"""Roles backup_server and backup_client, proven with real backups and restores.
+"""Roles backup_server, backup_maintainer, backup_replica and backup_client, proven with
+real backups and restores.
 
-backup-debian12 is the backup server (borg 1.2); backup-debian13 is a client of tenant
-alpha (borg 1.4, sqlite dump), backup-bravo a client of tenant bravo (borg 1.2, 40 MB
-quota, one daily archive kept). Tests run in file order: the data set made by the first
-ones is used by the next.
+backup-debian12 is the backup server (borg 1.2), which holds no passphrase and no key;
+backup-maint the maintainer (passphrases, key files, prune, tamper check); backup-replica
+the copy in the other room; backup-debian13 is a client of tenant alpha (borg 1.4, sqlite
+dump), backup-bravo a client of tenant bravo (borg 1.2, 40 MB quota, one daily archive
+kept). Tests run in file order: the data set made by the first ones is used by the next.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from testkit.scenario import extra_inventory, playbook
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 SERVER, ALPHA, BRAVO = "backup-debian12", "backup-debian13", "backup-bravo"
+MAINT, REPLICA = "backup-maint", "backup-replica"
 REPO = {ALPHA: "/srv/borg/alpha/backup-debian13", BRAVO: "/srv/borg/bravo/backup-bravo"}
 PROM = "/var/lib/prometheus/node-exporter/cite_backup.prom"
 
@@ -106,17 +109,26 @@ def test_server_forced_commands_are_root_owned_and_append_only() -> None:
         path = f"/etc/cite-backup/authorized_keys/borg-{tenant}"
         assert ok(SERVER, f"stat -c '%U %a' {path}").split() == ["root", "644"]
         keys = [line for line in ok(SERVER, f"cat {path}").splitlines() if not line.startswith("#")]
-        assert len(keys) == 1
+        assert len(keys) == 2
         assert keys[0].startswith(
             'restrict,command="/usr/local/libexec/cite-borg-serve '
             f'{REPO[host]} {quota}" ssh-ed25519 '
         )
-        assert ok(SERVER, f"stat -c '%U %a' /srv/borg/{tenant}").split() == [
+        # The maintainer's key: from its address only, on this tenant's directory only.
+        maint = ok(MAINT, "hostname -I").split()[0]
+        assert keys[1].startswith(
+            f'restrict,from="{maint}",command="/usr/local/libexec/cite-borg-serve '
+            f'/srv/borg/{tenant} maintenance" ssh-ed25519 '
+        )
+        assert ok(SERVER, f"stat -c '%U %G %a' /srv/borg/{tenant}").split() == [
             f"borg-{tenant}",
-            "700",
+            "borg-replica",
+            "2750",
         ]
+    replica = ok(SERVER, "cat /etc/cite-backup/authorized_keys/borg-replica")
+    assert 'command="/usr/bin/rrsync -ro /srv/borg"' in replica
     guard = ok(SERVER, "cat /usr/local/libexec/cite-borg-serve")
-    assert '"serve", "--append-only", "--restrict-to-repository"' in guard
+    assert '"--append-only"' in guard
     effective = ok(SERVER, "sshd -T -f /etc/ssh/sshd_backup_config")
     for line in (
         "port 2222",
@@ -124,7 +136,7 @@ def test_server_forced_commands_are_root_owned_and_append_only() -> None:
         "permittty no",
         "permitrootlogin no",
         "disableforwarding yes",
-        "allowgroups borg-clients",
+        "allowgroups borg-clients borg-replica",
     ):
         assert line in effective.splitlines(), line
     assert ok(SERVER, "systemctl is-active cite-backup-sshd").strip() == "active"
@@ -252,13 +264,9 @@ def test_server_stopped_during_a_backup() -> None:
         )
         assert metric(ALPHA, "cite_backup_last_run_success") == 0
         assert metric(ALPHA, "cite_backup_last_success_timestamp_seconds") == last_success
-        check = sh(
-            SERVER,
-            "cd /tmp && runuser -u borg-alpha -- env BORG_BASE_DIR=/var/lib/cite-backup/alpha "
-            "BORG_PASSCOMMAND='cat /etc/cite-backup/tenants/alpha.passphrase' "
-            f"borg check --lock-wait 60 {REPO[ALPHA]}",
-        )
-        assert check.returncode == 0, check.stderr
+        check = sh(MAINT, "/usr/local/libexec/cite-backup-maint check alpha", timeout=600)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "alpha/backup-debian13: check passed" in check.stdout
     finally:
         ok(SERVER, "systemctl start cite-backup-sshd")
     assert backup(ALPHA).returncode == 0
@@ -286,22 +294,33 @@ def test_tenant_quota_is_enforced_by_the_server() -> None:
     assert backup(BRAVO).returncode == 0
 
 
-def test_server_prunes_with_the_tenant_retention() -> None:
+def maintenance(tenant: str) -> subprocess.CompletedProcess[str]:
+    # As long as a backup may take: the unit waits up to lock_wait (600 s) for a lock.
+    return sh(MAINT, f"systemctl start cite-backup-maint@{tenant}.service", timeout=900)
+
+
+def test_the_maintainer_prunes_with_the_tenant_retention() -> None:
     assert backup(BRAVO).returncode == 0
     assert len(archives(BRAVO)) >= 2
-    # As long as a backup may take: the unit waits up to LOCK_WAIT (600 s) for a lock.
-    started = sh(SERVER, "systemctl start cite-backup-maintenance@bravo.service", timeout=900)
-    journal = ok(SERVER, "journalctl -u cite-backup-maintenance@bravo.service --no-pager")
+    started = maintenance("bravo")
+    journal = ok(MAINT, "journalctl -u cite-backup-maint@bravo.service --no-pager")
     assert started.returncode == 0, journal[-3000:]
     assert archives(BRAVO) == archives(BRAVO)[-1:]  # keep_daily 1: today's last only
-    prom = ok(SERVER, "cat /var/lib/cite-backup/bravo/maintenance.prom")
-    assert 'cite_backup_repository_ok{tenant="bravo",host="backup-bravo"} 1' in prom
+    prom = ok(MAINT, "cat /var/lib/prometheus/node-exporter/cite_backup_maint_bravo.prom")
+    assert (
+        'cite_backup_repository_ok{tenant_repository="bravo",host_repository="backup-bravo"} 1'
+        in prom
+    )
+    assert (
+        'cite_backup_tamper_detected{tenant_repository="bravo",host_repository="backup-bravo"} 0'
+        in prom
+    )
 
 
 def test_wrong_passphrase_is_refused_before_any_change() -> None:
     watched = {
         ALPHA: "/etc/borgmatic/passphrase /etc/borgmatic/config.yaml",
-        SERVER: " ".join(f"/etc/cite-backup/tenants/{t}.passphrase" for t in ("alpha", "bravo")),
+        MAINT: " ".join(f"/etc/cite-backup-maint/passphrases/{t}" for t in ("alpha", "bravo")),
     }
     before = {host: ok(host, f"sha256sum {paths}") for host, paths in watched.items()}
     converge = str(ROOT / "molecule" / "backup" / "converge.yml")
@@ -332,7 +351,9 @@ def test_check_mode_on_a_converged_fleet_changes_nothing(flag: str) -> None:
     result = playbook(str(ROOT / "molecule" / "backup" / "converge.yml"), flag)
     assert result.returncode == 0, result.stdout[-3000:]
     recap = re.findall(r"(\S+) : ok=\d+ changed=(\d+)", result.stdout)
-    assert {host for host, _ in recap} == {SERVER, ALPHA, BRAVO}, result.stdout[-2000:]
+    assert {host for host, _ in recap} >= {SERVER, ALPHA, BRAVO, MAINT, REPLICA}, result.stdout[
+        -2000:
+    ]
     assert all(changed == "0" for _, changed in recap), recap
 
 
@@ -350,3 +371,144 @@ def test_a_hostile_client_name_never_reaches_the_forced_command(tmp_path: Path, 
     assert result.returncode != 0
     assert "the name is not a DNS label" in result.stdout
     assert sh(SERVER, f"sha256sum {keys}").stdout == before
+
+
+SAMPLER = r"""
+import os, sys, time
+needles = [line.strip().encode() for line in open(sys.argv[1]) if line.strip()]
+hits, end = set(), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end and not os.path.exists("/run/sampler.stop"):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        for part in ("cmdline", "environ"):
+            try:
+                data = open(f"/proc/{pid}/{part}", "rb").read()
+            except OSError:
+                continue
+            if any(n in data for n in needles):
+                hits.add(f"{pid}/{part}")
+    time.sleep(0.02)
+print(len(hits), " ".join(sorted(hits)))
+"""
+
+
+def passphrases() -> list[str]:
+    return [ok(MAINT, f"cat /etc/cite-backup-maint/passphrases/{t}") for t in ("alpha", "bravo")]
+
+
+def key_material() -> list[str]:
+    """The base64 lines of every repository key file (the maintainer's exports)."""
+    text = ok(MAINT, "cat /var/lib/cite-backup-maint/exports/*/*.key")
+    return [
+        line for line in text.splitlines() if len(line) > 40 and not line.startswith("BORG_KEY")
+    ]
+
+
+def sampling(container: str, needles: list[str], seconds: int) -> None:
+    """Start a sampler of every process's command line and environment in ``container``."""
+    ok(container, "cat > /run/needles <<'EOF'\n" + "\n".join(needles) + "\nEOF")
+    ok(container, f"rm -f /run/sampler.stop && cat > /run/sampler.py <<'EOF'\n{SAMPLER}\nEOF")
+    subprocess.run(
+        ["podman", "exec", "-d", container, "sh", "-c",
+         f"python3 /run/sampler.py /run/needles {seconds} > /run/sampler.out 2>&1"],
+        check=True,
+    )  # fmt: skip
+
+
+def sampled(container: str) -> str:
+    ok(container, "touch /run/sampler.stop")
+    deadline = time.monotonic() + 30
+    while sh(container, "test -s /run/sampler.out").returncode != 0:
+        assert time.monotonic() < deadline, f"{container}: the sampler never finished"
+        time.sleep(1)
+    return ok(
+        container, "cat /run/sampler.out && rm -f /run/sampler.out /run/needles /run/sampler.stop"
+    )
+
+
+def test_passphrases_never_in_a_process_arguments_environment_or_journal() -> None:
+    """During a backup, a maintenance run and a converge, no tenant passphrase appears in
+    any /proc/*/cmdline or /proc/*/environ of the client, the maintainer or the server, nor
+    in their journals."""
+    secrets = passphrases()
+    for container in (ALPHA, MAINT, SERVER):
+        sampling(container, secrets, 900)
+    time.sleep(1)
+    assert backup(ALPHA).returncode == 0
+    assert maintenance("alpha").returncode == 0
+    converge = playbook(str(ROOT / "molecule" / "backup" / "converge.yml"), "--tags", "backup")
+    assert converge.returncode == 0, converge.stdout[-2000:]
+    for container in (ALPHA, MAINT, SERVER):
+        assert sampled(container).split()[0] == "0", container
+        journal = sh(container, "journalctl --no-pager -o cat").stdout
+        assert not any(secret in journal for secret in secrets), container
+    assert not any(secret in converge.stdout for secret in secrets)
+
+
+def test_a_client_rewriting_its_manifest_is_caught_and_rolled_back() -> None:
+    """A compromised client renames its archive (an ordinary transaction its append-only
+    access allows): the maintenance sees it, stops before prune and compact, raises the
+    metric; the server's rollback brings back the archive as it was, which the restore
+    drill restores."""
+    prom = "/var/lib/prometheus/node-exporter/cite_backup_maint_alpha.prom"
+    labels = 'tenant_repository="alpha",host_repository="backup-debian13"'
+    assert backup(ALPHA).returncode == 0
+    assert maintenance("alpha").returncode == 0
+    before = archives(ALPHA)
+    good = ok(SERVER, f"cite-backup-rollback {REPO[ALPHA]}").split()[-2]
+    renamed = sh(ALPHA, f"cite-borg rename ::{before[-1]} {before[-1]}-gone")
+    assert renamed.returncode == 0, renamed.stderr
+    assert maintenance("alpha").returncode != 0
+    journal = ok(MAINT, "journalctl -u cite-backup-maint@alpha.service -n 30 --no-pager")
+    assert "TAMPERING" in journal
+    assert f"archive {before[-1]} disappeared" in journal
+    assert f"cite_backup_tamper_detected{{{labels}}} 1" in ok(MAINT, f"cat {prom}")
+    # Nothing was pruned or compacted: the rollback finds the earlier transaction whole.
+    ok(SERVER, f"cite-backup-rollback {REPO[ALPHA]} {good}")
+    # borg remembers the last manifest it saw (against rollback attacks): this rollback is
+    # the sysadmins', so the client's and the maintainer's memory of it is reset.
+    ok(ALPHA, "rm -rf /root/.config/borg/security /root/.cache/borg")
+    ok(MAINT, "rm -rf /var/lib/cite-backup-maint/alpha/.config/borg/security "
+              "/var/lib/cite-backup-maint/alpha/.cache/borg")  # fmt: skip
+    assert archives(ALPHA) == before
+    assert maintenance("alpha").returncode == 0
+    assert f"cite_backup_tamper_detected{{{labels}}} 0" in ok(MAINT, f"cat {prom}")
+    result = drill("-e", f"restore_drill_archive={before[-1]}")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_replica_pulls_a_read_only_copy_identical_to_the_primary() -> None:
+    assert sh(REPLICA, "systemctl start cite-backup-replica.service", timeout=600).returncode == 0
+    status = ok(REPLICA, "cite-backup-replica status")
+    assert status.startswith(f"{SERVER} 20"), status
+    metrics = ok(REPLICA, "cat /var/lib/prometheus/node-exporter/cite_backup_replica.prom")
+    assert 'tenant_repository="alpha",host_repository="backup-debian13"' in metrics
+    listing = "find . -type f ! -path './*/lock*' -printf '%P\\n' | sort | xargs sha256sum"
+    primary = ok(SERVER, f"cd /srv/borg && {listing}", timeout=300)
+    copy = ok(REPLICA, f"cd /srv/borg-replica/{SERVER}/latest && {listing}", timeout=300)
+    assert copy == primary
+    # The replica's key cannot write to the primary (rrsync -ro).
+    ssh = (
+        "ssh -i /etc/cite-backup-replica/ssh/id_ed25519 -o BatchMode=yes "
+        "-o UserKnownHostsFile=/etc/cite-backup-replica/ssh/known_hosts -p 2222"
+    )
+    pushed = sh(REPLICA, f"rsync -e '{ssh}' /etc/hostname borg-replica@{SERVER}:/alpha/planted")
+    assert pushed.returncode != 0
+    assert sh(SERVER, "test -e /srv/borg/alpha/planted").returncode != 0
+
+
+def test_the_backup_servers_hold_no_passphrase_and_no_key() -> None:
+    """The primary's and the replica's whole filesystems searched for every tenant's
+    passphrase and every repository key."""
+    needles = passphrases() + key_material()
+    assert len(needles) > 2
+    for container in (SERVER, REPLICA):
+        ok(container, "cat > /run/needles <<'EOF'\n" + "\n".join(needles) + "\nEOF")
+        found = sh(
+            container,
+            "grep -rlF -f /run/needles / --exclude-dir=proc --exclude-dir=sys "
+            "--exclude-dir=dev --exclude-dir=run 2>/dev/null; rm -f /run/needles",
+            timeout=600,
+        )
+        assert found.stdout.strip() == "", f"{container}: {found.stdout}"

@@ -211,6 +211,84 @@ def test_a_thousand_messages_logged_while_the_server_is_down_all_arrive_once() -
     assert len(numbers) == 1000, "some messages arrived twice"
 
 
+def _numbers(run: str) -> list[int]:
+    path = f"{STORE}/alpha/{ALPHA}/syslog-*.log"
+    lines = sh(SERVER, f"cat {path} | grep -F 'run={run} '").stdout.splitlines()
+    return [int(m.group(1)) for line in lines if (m := re.search(r"n=(\d+)$", line))]
+
+
+def test_a_forwarder_killed_during_an_outage_loses_nothing() -> None:
+    """rsyslog on the client is killed (SIGKILL: no clean shutdown, no queue saved) twice
+    while the log server is down, with messages read from the journal and not yet sent:
+    every line arrives once the server is back; duplicates, if any, stay under the journal
+    cursor's save interval per crash (role logging: logging_durable)."""
+    run, total = uuid.uuid4().hex[:12], 600
+    log = f'for i in $(seq {{}} {{}}); do logger -t cite-crash "run={run} n=$i"; done'
+    ok(SERVER, "systemctl stop syslog.socket rsyslog.service")
+    try:
+        ok(ALPHA, log.format(1, 300), timeout=120)
+        time.sleep(4)  # read from the journal, queued, not sent
+        ok(ALPHA, "systemctl kill --signal=KILL rsyslog.service")
+        ok(ALPHA, "systemctl reset-failed rsyslog.service; systemctl start rsyslog.service")
+        ok(ALPHA, log.format(301, total), timeout=120)
+        time.sleep(4)
+        ok(ALPHA, "systemctl kill --signal=KILL rsyslog.service")
+        ok(ALPHA, "systemctl reset-failed rsyslog.service; systemctl start rsyslog.service")
+        assert files_with(f"run={run}") == []
+    finally:
+        ok(SERVER, "systemctl start syslog.socket rsyslog.service")
+    deadline, numbers = time.monotonic() + 150, []
+    while time.monotonic() < deadline and len(set(numbers)) < total:
+        time.sleep(3)
+        numbers = _numbers(run)
+    time.sleep(3)  # anything duplicated would come now
+    numbers = _numbers(run)
+    missing = sorted(set(range(1, total + 1)) - set(numbers))
+    assert not missing, f"{len(missing)} lost after the crashes, e.g. {missing[:10]}"
+    duplicates = len(numbers) - total
+    print(f"crash test: {total} messages, {duplicates} duplicates after 2 crashes")
+    assert duplicates <= 2 * 100, f"{duplicates} duplicates"
+
+
+def _store_metric(name: str, network: str) -> str:
+    text = sh(SERVER, "cat /var/lib/prometheus/node-exporter/cite_log_store.prom").stdout
+    found = re.search(rf'^{name}{{store_network="{network}"}} (\S+)$', text, re.M)
+    return found.group(1) if found else ""
+
+
+def test_a_tenant_that_floods_is_bounded_and_the_others_still_log() -> None:
+    """bravo may take 2 MB on the log server (log_quota): it sends about 3 MB; once over,
+    its new messages are discarded and counted, alpha's still arrive; when the space is
+    freed, bravo's messages are filed again."""
+    flood = "head -c 2200000 /dev/urandom | base64 -w 700 | logger -t cite-flood"
+    ok(BRAVO, flood, timeout=180)
+    deadline = time.monotonic() + 90
+    while _store_metric("cite_log_store_blocked", "bravo") != "1":
+        assert time.monotonic() < deadline, "bravo was never blocked"
+        time.sleep(2)
+    assert _store_metric("cite_log_store_blocked", "alpha") == "0"
+    used = int(_store_metric("cite_log_store_bytes", "bravo"))
+    assert used >= 2_000_000
+    late_bravo, late_alpha = token(), token()
+    ok(BRAVO, f"logger {late_bravo}")
+    ok(ALPHA, f"logger {late_alpha}")
+    assert wait_for(late_alpha), "alpha's logs must still arrive"
+    time.sleep(5)
+    assert files_with(late_bravo) == [], "a tenant over its quota is still filed"
+    # The discarded messages are counted (rsyslog's dyn_stats, in its impstats file).
+    deadline = time.monotonic() + 30
+    stats = "tail -c 20000 /var/log/rsyslog-stats.json"
+    while '"cite_log_discarded"' not in sh(SERVER, stats).stdout:
+        assert time.monotonic() < deadline, "no discard counter in impstats"
+        time.sleep(2)
+    # Space freed (retention, or a sysadmin): bravo is filed again.
+    ok(SERVER, f"find {STORE}/bravo -type f -delete && systemctl start cite-log-quota.service")
+    assert _store_metric("cite_log_store_blocked", "bravo") == "0"
+    again = token()
+    ok(BRAVO, f"logger {again}")
+    assert wait_for(again), "bravo's logs are not filed again once under its quota"
+
+
 def test_auditd_records_go_to_the_tenants_audit_file_and_not_to_local_syslog() -> None:
     # auditd cannot run in a container (the kernel audit belongs to the host): the test writes
     # a record to auditd's log the way auditd does, and follows it.
