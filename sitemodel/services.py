@@ -209,3 +209,35 @@ def service_probe_openings(
         for flow in net.services
         if flow.proto == "tcp"
     ]
+
+
+def bridge_name(vlan: int) -> str:
+    """The Linux bridge that carries one VLAN on every hypervisor (role hypervisor creates
+    it, pulumi/ binds each libvirt network to it)."""
+    return f"br{int(vlan)}"
+
+
+def hypervisor_bridges(
+    tenants: Any, shared: Any, uplink: str, ports: Mapping[str, Any], policy: Any = None
+) -> list[dict[str, Any]]:
+    """One bridge per network of the site model: its name, VLAN, and what it enslaves
+    (``ports[network id]`` when given, else ``<uplink>.<vlan>`` when there is an uplink)."""
+    model = parsed(tenants, shared, policy)
+    known = {net.id for net in model.networks}
+    unknown = sorted(set(ports) - known)
+    if unknown:
+        raise ValueError(f"hypervisor bridge ports for unknown network(s) {', '.join(unknown)}")
+    interface = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+    for value in [uplink, *ports.values()]:
+        if value and not interface.match(str(value)):
+            raise ValueError(f"hypervisor interface {str(value)!r:.40} is not an interface name")
+    return [
+        {
+            "network": net.id,
+            "vlan": net.vlan,
+            "bridge": bridge_name(net.vlan),
+            "port": str(ports.get(net.id, "")),
+            "uplink": str(uplink or ""),
+        }
+        for net in model.networks
+    ]

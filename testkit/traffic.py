@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 FIREWALL_LOG = "/var/log/ulog/firewall.log"
 
@@ -149,3 +150,23 @@ def ssh_argv(key: Path, destination: str, command: str, *options: str) -> list[s
         destination,
         command,
     ]
+
+
+def checked(container: str, command: str, podman: str = "podman", timeout: float = 60) -> str:
+    """A shell command inside a container that must succeed: its standard output (the
+    assertion message names the container, the command and both outputs)."""
+    result = in_container(container, command, podman=podman, timeout=timeout)
+    assert result.returncode == 0, f"{container}: {command}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def until(check: Callable[[], Any], seconds: float, what: str, every: float = 2) -> Any:
+    """Call ``check`` until it returns something true (returned) or ``seconds`` pass (the
+    test fails, saying ``what`` did not happen)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(every)

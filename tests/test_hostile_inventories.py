@@ -222,7 +222,7 @@ CASES: dict[str, tuple[Change, str]] = {
     ),
     "opening-everything": (
         group_vars(
-            "log_servers.yml", {"firewall_openings": [{"name": "x", "port": 9, "from": ["::/0"]}]}
+            "time_servers.yml", {"firewall_openings": [{"name": "x", "port": 9, "from": ["::/0"]}]}
         ),
         "source ::/0 is wider than /16",
     ),

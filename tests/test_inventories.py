@@ -100,7 +100,7 @@ def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: 
     def bad_opening(d: dict[str, Any]) -> None:
         d["firewall_openings"] = [{"name": "metrics", "port": 9100, "from": ["hopital_x"]}]
 
-    edit_yaml(lab_copy / "group_vars" / "log_servers.yml", bad_opening)
+    edit_yaml(lab_copy / "group_vars" / "time_servers.yml", bad_opening)
     rc, out = preflight(lab_copy)
     assert rc != 0
     assert "site opening 'metrics': unknown source 'hopital_x'" in out

@@ -75,13 +75,7 @@ def query(expr: str) -> list[dict[str, Any]]:
 
 
 def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        time.sleep(5)
+    return traffic.until(check, seconds, what, every=3)
 
 
 def received(host: str, since: float) -> list[dict[str, Any]]:

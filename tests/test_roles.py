@@ -24,6 +24,7 @@ SHARED_SCENARIOS = {
     "audit": "hardening",  # BP-028 R73, judged with the rest of BP-028 (also in logging)
     "ssh": "hardening",  # the SSH server is judged with the rest of the baseline
     "pki": "logging",  # the certificates central logging runs on
+    "time": "hardening",  # the baseline's time server and client (the same two hosts)
 }
 
 

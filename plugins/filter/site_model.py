@@ -17,7 +17,9 @@
   ``site_tenants | site_monitoring_targets(site_shared_networks, hosts, port)``,
   ``site_tenants | site_alert_receivers(site_shared_networks, operations)``,
   ``site_tenants | site_service_probe_openings(site_shared_networks, network, sources)``:
-  what the monitoring servers watch and where alerts go (roles monitoring_*).
+  what the monitoring servers watch and where alerts go (roles monitoring_*);
+- ``site_tenants | site_hypervisor_bridges(site_shared_networks, uplink, ports)``: the
+  bridges of a hypervisor, one per network (role hypervisor; pulumi/ uses the same names).
 """
 
 from __future__ import annotations
@@ -111,5 +113,6 @@ class FilterModule:
             "site_monitoring_hosts": site_monitoring_hosts,
             "site_monitoring_targets": _service(services.monitoring_targets, "monitoring"),
             "site_alert_receivers": _service(services.alert_receivers, "alert receivers"),
+            "site_hypervisor_bridges": _service(services.hypervisor_bridges, "hypervisor"),
             "site_service_probe_openings": _service(services.service_probe_openings, "probes"),
         }

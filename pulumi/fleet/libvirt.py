@@ -15,7 +15,10 @@ def provider(name: str, uri: str) -> libvirt.Provider:
 
 
 def pool(name: str, path: str, opts: pulumi.ResourceOptions) -> libvirt.Pool:
-    return libvirt.Pool(name, name=name, type="dir", path=path, opts=opts)
+    # target.path: the provider deprecates the top-level `path` (a warning on every run).
+    return libvirt.Pool(
+        name, name=name, type="dir", target=libvirt.PoolTargetArgs(path=path), opts=opts
+    )
 
 
 def base_volume(

@@ -42,7 +42,11 @@ class Hypervisor:
 
 @dataclass(frozen=True)
 class VmGroup:
-    """``count`` identical VMs named ``<name><nn>`` on ``network``, Ansible group ``role``."""
+    """``count`` identical VMs named ``<name><nn>`` on ``network``, Ansible group ``role``.
+
+    Numbering starts at ``first`` (1 by default), so that two groups can share a name
+    (``backup01`` a server, ``backup02`` a replica).
+    """
 
     name: str
     network: str
@@ -54,13 +58,15 @@ class VmGroup:
     image: str
     offset: int
     digits: int = 2
+    first: int = 1
 
     @property
     def key(self) -> str:
         return f"{self.network}/{self.name}"
 
     def vm_names(self) -> list[str]:
-        return [f"{self.name}{i + 1:0{self.digits}d}" for i in range(self.count)]
+        first = self.first
+        return [f"{self.name}{i:0{self.digits}d}" for i in range(first, first + self.count)]
 
 
 @dataclass(frozen=True)
@@ -168,8 +174,9 @@ def _groups(
             image=image,
             offset=_positive(raw, "offset", where),
             digits=int(raw.get("digits", 2)),
+            first=_positive(raw, "first", where) if "first" in raw else 1,
         )
-        if count >= 10**group.digits:
+        if group.first + count - 1 >= 10**group.digits:
             raise FleetError(f"{where}: {count} VMs need more than {group.digits} digits")
         groups.append(group)
     return groups

@@ -136,9 +136,11 @@ def test_server_forced_commands_are_root_owned_and_append_only() -> None:
         "permittty no",
         "permitrootlogin no",
         "disableforwarding yes",
-        "allowgroups borg-clients borg-replica",
     ):
         assert line in effective.splitlines(), line
+    allowed = {g for line in effective.splitlines() if line.startswith("allowgroups ")
+               for g in line.split()[1:]}  # fmt: skip
+    assert allowed == {"borg-clients", "borg-replica"}
     assert ok(SERVER, "systemctl is-active cite-backup-sshd").strip() == "active"
 
 
@@ -216,7 +218,8 @@ def test_client_can_neither_delete_nor_prune_its_history() -> None:
 
 
 def test_client_reaches_no_other_repository() -> None:
-    server = f"{SERVER}:2222"
+    address = ok(SERVER, "hostname -I").split()[0]
+    server = f"{address}:2222"
     other_tenant = sh(ALPHA, f"cite-borg list ssh://borg-alpha@{server}{REPO[BRAVO]}")
     assert other_tenant.returncode != 0
     assert "Repository path not allowed" in other_tenant.stderr
@@ -226,7 +229,7 @@ def test_client_reaches_no_other_repository() -> None:
     ssh = (
         "ssh -i /etc/borgmatic/ssh/id_ed25519 -o BatchMode=yes "
         "-o UserKnownHostsFile=/etc/borgmatic/ssh/known_hosts "
-        f"-p 2222 {{}}@{SERVER} id </dev/null"
+        f"-p 2222 {{}}@{address} id </dev/null"
     )
     as_bravo = sh(ALPHA, ssh.format("borg-bravo"))
     assert as_bravo.returncode != 0
@@ -264,11 +267,12 @@ def test_server_stopped_during_a_backup() -> None:
         )
         assert metric(ALPHA, "cite_backup_last_run_success") == 0
         assert metric(ALPHA, "cite_backup_last_success_timestamp_seconds") == last_success
-        check = sh(MAINT, "/usr/local/libexec/cite-backup-maint check alpha", timeout=600)
-        assert check.returncode == 0, check.stdout + check.stderr
-        assert "alpha/backup-debian13: check passed" in check.stdout
     finally:
         ok(SERVER, "systemctl start cite-backup-sshd")
+    # The interrupted session committed nothing that breaks the repository.
+    check = sh(MAINT, "/usr/local/libexec/cite-backup-maint check alpha", timeout=600)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "alpha/backup-debian13: check passed" in check.stdout
     assert backup(ALPHA).returncode == 0
     assert metric(ALPHA, "cite_backup_last_run_success") == 1
     ok(ALPHA, "rm /srv/data/interrupted.bin")
@@ -373,6 +377,25 @@ def test_a_hostile_client_name_never_reaches_the_forced_command(tmp_path: Path, 
     assert sh(SERVER, f"sha256sum {keys}").stdout == before
 
 
+# The client's borg settings (repository, ssh, passphrase command, keys), as cite-borg sets them.
+CITE_BORG_ENV = 'eval "$(grep ^export /usr/local/sbin/cite-borg)"'
+# What a compromised client can do through its append-only access: load the manifest, drop
+# an archive from it, write it back (a put and a commit, which the guard lets through).
+DROP_ARCHIVE = r"""
+import os, sys
+try:
+    from borg.manifest import Manifest
+except ImportError:
+    from borg.helpers import Manifest
+from borg.helpers import Location
+from borg.remote import RemoteRepository
+with RemoteRepository(Location(os.environ["BORG_REPO"]), lock_wait=60) as repository:
+    manifest, key = Manifest.load(repository, (Manifest.Operation.WRITE,))
+    del manifest.archives[sys.argv[1]]
+    manifest.write()
+    repository.commit(compact=False)
+"""
+
 SAMPLER = r"""
 import os, sys, time
 needles = [line.strip().encode() for line in open(sys.argv[1]) if line.strip()]
@@ -457,8 +480,14 @@ def test_a_client_rewriting_its_manifest_is_caught_and_rolled_back() -> None:
     assert maintenance("alpha").returncode == 0
     before = archives(ALPHA)
     good = ok(SERVER, f"cite-backup-rollback {REPO[ALPHA]}").split()[-2]
+    # Renaming would delete the old archive's metadata: the server's guard refuses it...
     renamed = sh(ALPHA, f"cite-borg rename ::{before[-1]} {before[-1]}-gone")
-    assert renamed.returncode == 0, renamed.stderr
+    assert renamed.returncode != 0
+    assert "'delete' refused" in renamed.stderr
+    # ... but a manifest written without that archive is an ordinary put and commit.
+    attack = sh(ALPHA, f"{CITE_BORG_ENV}; python3 - {before[-1]} <<'EOF'\n{DROP_ARCHIVE}\nEOF")
+    assert attack.returncode == 0, attack.stderr
+    assert archives(ALPHA) == before[:-1]
     assert maintenance("alpha").returncode != 0
     journal = ok(MAINT, "journalctl -u cite-backup-maint@alpha.service -n 30 --no-pager")
     assert "TAMPERING" in journal
@@ -479,7 +508,9 @@ def test_a_client_rewriting_its_manifest_is_caught_and_rolled_back() -> None:
 
 
 def test_the_replica_pulls_a_read_only_copy_identical_to_the_primary() -> None:
-    assert sh(REPLICA, "systemctl start cite-backup-replica.service", timeout=600).returncode == 0
+    pulled = sh(REPLICA, "systemctl start cite-backup-replica.service", timeout=600)
+    journal = sh(REPLICA, "journalctl -u cite-backup-replica.service -n 30 --no-pager").stdout
+    assert pulled.returncode == 0, journal
     status = ok(REPLICA, "cite-backup-replica status")
     assert status.startswith(f"{SERVER} 20"), status
     metrics = ok(REPLICA, "cat /var/lib/prometheus/node-exporter/cite_backup_replica.prom")

@@ -34,9 +34,7 @@ def sh(container: str, command: str, timeout: float = 60) -> subprocess.Complete
 
 
 def ok(container: str, command: str, timeout: float = 60) -> str:
-    result = sh(container, command, timeout)
-    assert result.returncode == 0, f"{container}: {command}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return traffic.checked(container, command, timeout=timeout)
 
 
 def files_with(token: str) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +32,7 @@ def sh(container: str, command: str, timeout: float = 60) -> subprocess.Complete
 
 
 def ok(container: str, command: str, timeout: float = 60) -> str:
-    result = sh(container, command, timeout)
-    assert result.returncode == 0, f"{container}: {command}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return traffic.checked(container, command, timeout=timeout)
 
 
 def address(container: str) -> str:
@@ -55,13 +52,7 @@ def query(expr: str) -> list[dict[str, Any]]:
 
 
 def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        time.sleep(2)
+    return traffic.until(check, seconds, what, every=3)
 
 
 def test_daemons_run_and_are_enabled() -> None:

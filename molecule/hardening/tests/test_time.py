@@ -1,10 +1,11 @@
-"""Role time: a server without upstream and its client, in containers (chronyd -x)."""
+"""Role time (in the hardening scenario, which converges it with the rest of the baseline):
+a server without upstream and its client, in containers (chronyd -x)."""
 
 import time
 
 import pytest
 
-SERVER = "time-debian12"
+SERVER = "hardening-debian12"
 
 
 def _name(host):
