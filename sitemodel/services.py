@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sitemodel.model import RETENTION_KEYS, Host, SiteModel, parse_model, parse_policy
-from sitemodel.validate import HOST_NAME
+from sitemodel.validate import HOST_NAME, receiver_errors
 
 # A room's name (a Prometheus label value, written in file_sd).
 ROOM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}\Z")
@@ -188,6 +188,11 @@ def alert_receivers(
         return found
 
     model = parsed(tenants, shared, policy)
+    # The role checks it again (not only the preflight): a receiver on another tenant's
+    # network is refused before Alertmanager's file is written.
+    problems = receiver_errors(model)
+    if problems:
+        raise ValueError("; ".join(problems))
     found = [receiver("operations", operations)]
     found += [
         receiver(f"tenant-{t.id}", t.alert_receivers) for t in model.tenants if t.alert_receivers

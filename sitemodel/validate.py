@@ -39,7 +39,7 @@ def _overlaps(networks: Sequence[Network]) -> list[str]:
     return errors
 
 
-def _receiver_errors(model: SiteModel) -> list[str]:
+def receiver_errors(model: SiteModel) -> list[str]:
     """A tenant's webhook receivers are on an address of its own network or of a shared
     zone (the site's operations), on a real port: never on another tenant's network (its
     alerts would be read there), never outside the site."""
@@ -93,7 +93,7 @@ def _network_errors(model: SiteModel) -> list[str]:
         if tenant.id in shared_groups or tenant.id == TENANTS_GROUP:
             errors.append(f"tenant id {tenant.id!r} is also a shared network's inventory group")
     errors.extend(_overlaps(model.networks))
-    errors.extend(_receiver_errors(model))
+    errors.extend(receiver_errors(model))
     for net in model.networks:
         for flow in net.services:
             for source in flow.sources:

@@ -69,17 +69,21 @@ def test_an_assertion_inside_an_output_fails_the_test(mocks: RecordingMocks) -> 
 
 @pulumi.runtime.test
 def test_lab_stack_resources(mocks: RecordingMocks) -> pulumi.Output[None]:
-    fleet = build(load_spec(ROOT / "pulumi/fleets/lab.yaml"))
+    spec = load_spec(ROOT / "pulumi/fleets/lab.yaml")
+    fleet = build(spec)
+    # As many VMs as the lab inventory has hosts (test_fleet_model checks they match).
+    vms = sum(g.count for g in spec.groups)
 
     def check(_: list[Any]) -> None:
+        assert vms == 12
         counts = Counter(r.typ for r in mocks.resources)
         assert counts["pulumi:providers:libvirt"] == 1
         assert counts["libvirt:index/pool:Pool"] == 1
         assert counts["libvirt:index/network:Network"] == 6  # 4 tenants + admin + infra
-        assert counts["libvirt:index/domain:Domain"] == 9
-        assert counts["libvirt:index/cloudInitDisk:CloudInitDisk"] == 9
-        assert counts["libvirt:index/volume:Volume"] == 9 + 2  # VM disks + 2 base images
-        assert counts["cite:fleet:VirtualMachine"] == 9
+        assert counts["libvirt:index/domain:Domain"] == vms
+        assert counts["libvirt:index/cloudInitDisk:CloudInitDisk"] == vms
+        assert counts["libvirt:index/volume:Volume"] == vms + 2  # VM disks + 2 base images
+        assert counts["cite:fleet:VirtualMachine"] == vms
         domains = mocks.of_type("libvirt:index/domain:Domain")
         assert {d.inputs["type"] for d in domains} == {"qemu"}
 
@@ -98,23 +102,28 @@ def test_paris_stack_resources_and_isolation(mocks: RecordingMocks) -> pulumi.Ou
         assert counts["libvirt:index/network:Network"] == 300 * 6
         assert counts["libvirt:index/domain:Domain"] == 3500
         assert counts["libvirt:index/volume:Volume"] == 3500 + 300 * 2
-        # Every VM's only NIC is its own tenant's network on its own hypervisor.
-        network_of = {
-            f"{r.name}-id": r.name.rsplit("-net-", 1)
-            for r in mocks.of_type("libvirt:index/network:Network")
-        }
+        # Every VM's only NIC is its own tenant's bridge, on its own hypervisor (the
+        # provider of that hypervisor, where the tenant's libvirt network has that bridge).
+        vlan = {n.id: n.vlan for n in spec.networks}
         placed = {p.vm: p for p in fleet.placements}
         for domain in mocks.of_type("libvirt:index/domain:Domain"):
             nics = domain.inputs["networkInterfaces"]
             assert len(nics) == 1, domain.name
-            hv, tenant = network_of[nics[0]["networkId"]]
-            assert (hv, tenant) == (
-                placed[domain.name].hypervisor.name,
-                placed[domain.name].group.network,
-            ), domain.name
-            assert nics[0]["addresses"] == [fleet.addresses[domain.name]]
+            assert nics[0]["bridge"] == f"br{vlan[placed[domain.name].group.network]}"
+            assert "networkId" not in nics[0], domain.name
+            hv = placed[domain.name].hypervisor.name
+            assert domain.provider.endswith(f"::hv-{hv}-id"), (domain.name, domain.provider)
+            # The address is cloud-init's, never the NIC's (a perpetual diff on bridges).
+            assert "addresses" not in nics[0], domain.name
+            assert "hostname" not in nics[0], domain.name
+        for disk in mocks.of_type("libvirt:index/cloudInitDisk:CloudInitDisk"):
+            vm = disk.name
+            config = json.loads(disk.inputs["networkConfig"])
+            prefix = spec.network(placed[vm].group.network).ipv4.prefixlen
+            assert config["ethernets"]["primary"]["addresses"] == [
+                f"{fleet.addresses[vm]}/{prefix}"
+            ], vm
         # Each hypervisor's network is bridged to its tenant's VLAN.
-        vlan = {n.id: n.vlan for n in spec.networks}
         for net in mocks.of_type("libvirt:index/network:Network"):
             assert net.inputs["bridge"] == f"br{vlan[net.name.rsplit('-net-', 1)[1]]}"
         # Stack outputs carry no secret in plain text.
@@ -148,7 +157,7 @@ def test_cloud_init_user_data_is_secret(mocks: RecordingMocks) -> pulumi.Output[
         assert values
         assert all(values)
         disks = mocks.of_type("libvirt:index/cloudInitDisk:CloudInitDisk")
-        assert len(disks) == 9
+        assert len(disks) == len(fleet.vms) == 12
         for disk in disks:
             # What the engine receives: a secret envelope, encrypted in the state file.
             envelope = disk.inputs["userData"]
@@ -164,8 +173,9 @@ def test_an_overfull_fleet_fails_before_any_resource(mocks: RecordingMocks, tmp_
 
     raw = yaml.safe_load((ROOT / "pulumi/fleets/lab.yaml").read_text("utf-8"))
     raw["tenants_file"] = str(ROOT / "inventory/lab/group_vars/all/tenants.yml")
-    raw["groups"][5]["count"] = 40
-    raw["groups"][5]["memory_gib"] = 2
+    ville_db = next(g for g in raw["groups"] if g["name"] == "ville-db")
+    ville_db["count"] = 40
+    ville_db["memory_gib"] = 2
     path = tmp_path / "overfull.yaml"
     path.write_text(yaml.safe_dump(raw), "utf-8")
     with pytest.raises(FleetError, match=r"group 'ville/ville-db': \d+ of 40 VMs do not fit"):
@@ -184,7 +194,8 @@ def test_the_program_entry_point_reads_its_stack_config(
 
     raw = yaml.safe_load((ROOT / "pulumi/fleets/lab.yaml").read_text("utf-8"))
     raw["tenants_file"] = str(ROOT / "inventory/lab/group_vars/all/tenants.yml")
-    raw["groups"][4]["count"] = 2
+    next(g for g in raw["groups"] if g["name"] == "ville-web")["count"] = 2
+    lab_vms = sum(g["count"] for g in raw["groups"])
     path = tmp_path / "lab-plus-one.yaml"
     path.write_text(yaml.safe_dump(raw), "utf-8")
     pulumi.runtime.set_config("fleet:spec", str(path))
@@ -200,7 +211,7 @@ def test_the_program_entry_point_reads_its_stack_config(
         gc.set_threshold(*thresholds)
 
     def check(_: list[Any]) -> None:
-        assert fleet.summary()["vms"] == 10
+        assert fleet.summary()["vms"] == lab_vms == 13
         assert (
             "ville-web02"
             in fleet.inventory["all"]["children"]["tenants"]["children"]["ville"]["hosts"]

@@ -172,3 +172,20 @@ def test_all_errors_are_reported_at_once() -> None:
     hosts = {**HOSTS, "x": (None, ["tenants", "nowhere"])}
     found = errors(tenants=tenants, hosts=hosts)
     assert len(found) >= 3, found
+
+
+def test_alert_receivers_refuse_another_tenants_network_by_themselves() -> None:
+    """Role monitoring_server's filter checks receivers itself, not only the preflight."""
+    from sitemodel import services
+
+    tenants = [
+        {"id": "alpha", "vlan": 110, "ipv4": "10.231.10.0/24", "admin_group": "adm_alpha",
+         "backup_quota": "1G", "alert_receivers": [{"webhook": "http://10.231.20.5:80/x"}]},
+        {"id": "bravo", "vlan": 120, "ipv4": "10.231.20.0/24", "admin_group": "adm_bravo",
+         "backup_quota": "1G"},
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="neither on the tenant's own network"):
+        services.alert_receivers(tenants, [], [])
+    tenants[0]["alert_receivers"] = [{"webhook": "http://10.231.10.5:80/x"}]
+    names = [r["name"] for r in services.alert_receivers(tenants, [], [])]
+    assert names == ["operations", "tenant-alpha"]

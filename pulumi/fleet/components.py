@@ -120,8 +120,7 @@ class VirtualMachine(pulumi.ComponentResource):
             group.memory_gib,
             disk.id,
             init.id,
-            tenant_net.network.id,
-            address,
+            tenant_net.network.bridge,
             opts,
         )
         self.user_data = user_data

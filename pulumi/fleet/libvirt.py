@@ -54,6 +54,9 @@ def bridged_network(
     )
 
 
+FIRST_BOOT_ONLY = pulumi.ResourceOptions(ignore_changes=["userData"])
+
+
 def cloud_init(
     name: str,
     pool_name: pulumi.Input[str],
@@ -61,13 +64,17 @@ def cloud_init(
     network_config: str,
     opts: pulumi.ResourceOptions,
 ) -> libvirt.CloudInitDisk:
+    # cloud-init reads this disk at first boot only; afterwards Ansible owns the accounts
+    # and keys. Every field forces a replacement, so a new admin key in the spec would
+    # replace every VM's disk (and its domain): the key reaches new VMs only, and the
+    # running ones through role ssh.
     return libvirt.CloudInitDisk(
         name,
         name=f"{name}-cloudinit.iso",
         pool=pool_name,
         user_data=user_data,
         network_config=network_config,
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, FIRST_BOOT_ONLY),
     )
 
 
@@ -78,8 +85,7 @@ def domain(
     memory_gib: int,
     volume_id: pulumi.Input[str],
     cloudinit_id: pulumi.Input[str],
-    network_id: pulumi.Input[str],
-    address: str,
+    bridge: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
 ) -> libvirt.Domain:
     return libvirt.Domain(
@@ -92,11 +98,11 @@ def domain(
         running=True,
         cloudinit=cloudinit_id,
         disks=[libvirt.DomainDiskArgs(volume_id=volume_id)],
-        network_interfaces=[
-            libvirt.DomainNetworkInterfaceArgs(
-                network_id=network_id, hostname=name, addresses=[address]
-            )
-        ],
+        # The tenant's bridge itself, as the provider reads a NIC back (a network_id on a
+        # bridged libvirt network comes back as its bridge: a diff on every preview, seen
+        # with the real engine). No hostname/addresses: on a bridge libvirt ignores them
+        # and a refresh reads them from DHCP leases (none). The address is cloud-init's.
+        network_interfaces=[libvirt.DomainNetworkInterfaceArgs(bridge=bridge)],
         consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
         opts=opts,
     )

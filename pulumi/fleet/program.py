@@ -17,6 +17,7 @@ from fleet.components import HypervisorStorage, TenantNetwork, VirtualMachine, c
 from fleet.inventory import ansible_inventory
 from fleet.placement import Placement, place
 from fleet.spec import FleetSpec
+from sitemodel.services import bridge_name
 
 
 @dataclass
@@ -58,7 +59,7 @@ def build(spec: FleetSpec, password_hash: pulumi.Output[str] | None = None) -> F
     for hv in spec.hypervisors:
         fleet.storage[hv.name] = HypervisorStorage(hv, spec.images, providers[hv.name])
         for net in spec.networks:
-            bridge = spec.bridges.get(net.id, f"br{net.vlan}")
+            bridge = spec.bridges.get(net.id, bridge_name(net.vlan))
             fleet.networks[(hv.name, net.id)] = TenantNetwork(hv, net, bridge, providers[hv.name])
     for p in placements:
         network = spec.network(p.group.network)

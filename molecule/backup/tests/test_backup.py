@@ -387,9 +387,13 @@ try:
     from borg.manifest import Manifest
 except ImportError:
     from borg.helpers import Manifest
+from borg.archiver import Archiver
 from borg.helpers import Location
 from borg.remote import RemoteRepository
-with RemoteRepository(Location(os.environ["BORG_REPO"]), lock_wait=60) as repository:
+# borg's own parser gives the options a remote repository reads (rsh, remote path, umask).
+args = Archiver().get_args(["borg", "list", os.environ["BORG_REPO"]], None)
+location = Location(os.environ["BORG_REPO"])
+with RemoteRepository(location, lock_wait=60, args=args) as repository:
     manifest, key = Manifest.load(repository, (Manifest.Operation.WRITE,))
     del manifest.archives[sys.argv[1]]
     manifest.write()

@@ -28,7 +28,7 @@ def test_one_bridge_per_site_network_with_its_port() -> None:
     for bridge in ("br110", "br120", "br30", "br10"):
         assert bridge in links, bridge
         assert "UP" in links[bridge]["flags"], bridge
-    assert links["dummy-alpha"].get("master") == "br110"
+    assert links["trunk-alpha"].get("master") == "br110"
     addresses = json.loads(ok("ip -j addr show dev br110"))[0]["addr_info"]
     assert [a for a in addresses if a["family"] == "inet"] == []
 
@@ -55,7 +55,7 @@ def test_a_qemu_domain_starts_on_a_site_bridge() -> None:
     xml = """<domain type='qemu'><name>cs-probe</name><memory unit='MiB'>64</memory>
 <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>
 <devices><interface type='bridge'><source bridge='br110'/><model type='virtio'/></interface>
-<graphics type='none'/></devices></domain>"""
+</devices></domain>"""
     ok(f"cat > /run/cs-probe.xml <<'EOF'\n{xml}\nEOF")
     ok("virsh -c qemu:///system create /run/cs-probe.xml")
     try:

@@ -126,11 +126,13 @@ def alertmanager_alerts() -> list[dict[str, Any]]:
     return get(f"http://{address(SERVER)}:9093/api/v2/alerts")
 
 
-def routed(alertname: str, host: str) -> list[str]:
+def routed(alertname: str, host: str, **labels: str) -> list[str]:
     return [
         r["name"]
         for a in alertmanager_alerts()
-        if a["labels"].get("alertname") == alertname and a["labels"].get("host") == host
+        if a["labels"].get("alertname") == alertname
+        and a["labels"].get("host") == host
+        and all(a["labels"].get(k) == v for k, v in labels.items())
         for r in a["receivers"]
     ]
 
@@ -149,9 +151,13 @@ def test_a_failed_unit_is_an_alert_of_the_hosts_tenant() -> None:
     ok(ALPHA, "systemd-run --unit=cite-test-fails --property=RemainAfterExit=no false || true")
     try:
         receivers = wait_for(
-            lambda: routed("SystemdUnitFailed", ALPHA), 90, "SystemdUnitFailed for alpha"
+            lambda: routed("SystemdUnitFailed", ALPHA, name="cite-test-fails.service"),
+            90,
+            "SystemdUnitFailed for alpha",
         )
         assert receivers == ["tenant-alpha"]
+        # Every failed unit of alpha's (whatever else fails in a container) goes there only.
+        assert set(routed("SystemdUnitFailed", ALPHA)) == {"tenant-alpha"}
     finally:
         sh(ALPHA, "systemctl reset-failed cite-test-fails.service")
 
