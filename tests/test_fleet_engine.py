@@ -49,13 +49,13 @@ def on_hv(command: str) -> str:
     return result.stdout
 
 
-def pulumi(spec: Path, action: str, *extra: str) -> str:
+def pulumi(spec: Path, action: str, *extra: str, label: str = "") -> str:
     started = time.monotonic()
     result = subprocess.run(
         [str(RUN), STACK, action, "--spec", str(spec), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
-    TIMES[f"pulumi {action}"] = time.monotonic() - started
+    TIMES[f"pulumi {action}{f' ({label})' if label else ''}"] = time.monotonic() - started
     assert result.returncode == 0, f"{action}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result.stdout
 
@@ -175,7 +175,7 @@ def test_the_real_engine_creates_updates_and_destroys_the_fleet(hypervisor: dict
     pools_before = virsh_names("pool-list")
 
     # pulumi up: libvirt accepts every resource of the program.
-    created = summary(pulumi(path, "up"))
+    created = summary(pulumi(path, "up", label="2 VMs of 2 tenants, from nothing"))
     assert changed(created) == {"create": created["create"]}
     assert domains() == {"alpha-vm01": "running", "bravo-vm01": "running"}
     # Each VM's only NIC is on its own tenant's bridge (br<vlan>, role hypervisor's); the
@@ -194,7 +194,7 @@ def test_the_real_engine_creates_updates_and_destroys_the_fleet(hypervisor: dict
 
     # A second preview, after a refresh, shows no change at all.
     pulumi(path, "refresh")
-    preview = pulumi(path, "preview", "--diff")
+    preview = pulumi(path, "preview", "--diff", label="after refresh, no change")
     assert changed(summary(preview)) == {}, preview[-6000:]
 
     # A new admin key reaches new VMs only: nothing is replaced.
@@ -209,7 +209,7 @@ def test_the_real_engine_creates_updates_and_destroys_the_fleet(hypervisor: dict
     path = write_spec(work, spec)
     preview = summary(pulumi(path, "preview", "--diff"))
     assert changed(preview) == {"create": 4}  # component, disk, cloud-init disk, domain
-    grown = summary(pulumi(path, "up"))
+    grown = summary(pulumi(path, "up", label="one VM more"))
     assert changed(grown) == {"create": 4}
     after = domains()
     assert after == {

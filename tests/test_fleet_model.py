@@ -185,3 +185,16 @@ def test_paris_inventory_passes_the_site_model_of_production(paris: FleetSpec) -
         site["site_tenants"], site["site_shared_networks"], groups, hostvars
     )
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    "uri", ["qemu+ssh://root@{name}/system", "qemu+ssh://{name}/system?keyfile=/k"]
+)
+def test_a_hypervisor_reached_as_root_is_refused(tmp_path: Path, uri: str) -> None:
+    raw = yaml.safe_load((ROOT / "pulumi/fleets/paris.yaml").read_text("utf-8"))
+    raw["tenants_file"] = str(ROOT / "inventory/production/group_vars/all/tenants.yml")
+    raw["hypervisors"][1]["uri"] = uri
+    path = tmp_path / "root.yaml"
+    path.write_text(yaml.safe_dump(raw), "utf-8")
+    with pytest.raises(FleetError, match=r"hypervisors\[1\]: uri .* root SSH is forbidden"):
+        load_spec(path)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -117,13 +118,20 @@ def _hypervisors(raw_list: list[Mapping[str, Any]]) -> list[Hypervisor]:
         )
         count = raw.get("count", 1)
         feeds = raw.get("feeds") or [_require(raw, "feed", where)]
+        uri_format = str(_require(raw, "uri", where))
+        user = urlsplit(uri_format.replace("{name}", "hv")).username
+        if user == "root" or (uri_format.startswith("qemu+ssh://") and not user):
+            raise FleetError(
+                f"{where}: uri {uri_format!r} must name the fleet account "
+                "(qemu+ssh://fleet@<hv>/system): root SSH is forbidden on hypervisors"
+            )
         for n in range(count):
             index = raw.get("first", 1) + n
             name = str(_require(raw, "name", where)).format(index)
             result.append(
                 Hypervisor(
                     name=name,
-                    uri=str(_require(raw, "uri", where)).format(name=name),
+                    uri=uri_format.format(name=name),
                     room=str(_require(raw, "room", where)),
                     feed=str(feeds[n % len(feeds)]),
                     vcpu=_positive(raw, "vcpu", where),

@@ -389,8 +389,11 @@ except ImportError:
     from borg.helpers import Manifest
 from borg.archiver import Archiver
 from borg.helpers import Location
+from borg.logger import setup_logging
 from borg.remote import RemoteRepository
-# borg's own parser gives the options a remote repository reads (rsh, remote path, umask).
+# As borg's command line does: its logging, then its parser's options for a remote
+# repository (rsh, remote path, umask).
+setup_logging()
 args = Archiver().get_args(["borg", "list", os.environ["BORG_REPO"]], None)
 location = Location(os.environ["BORG_REPO"])
 with RemoteRepository(location, lock_wait=60, args=args) as repository:
