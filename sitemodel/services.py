@@ -236,6 +236,16 @@ def hypervisor_bridges(
     for value in [uplink, *ports.values()]:
         if value and not interface.match(str(value)):
             raise ValueError(f"hypervisor interface {str(value)!r:.40} is not an interface name")
+    too_long = [
+        f"{uplink}.{net.vlan}"
+        for net in model.networks
+        if uplink and net.id not in ports and len(f"{uplink}.{net.vlan}") > 15
+    ]
+    if too_long:
+        raise ValueError(
+            f"hypervisor uplink {uplink!r}: VLAN interface {too_long[0]!r} is longer than "
+            "15 characters (Linux's limit): name the ports instead"
+        )
     return [
         {
             "network": net.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -189,3 +190,39 @@ def test_alert_receivers_refuse_another_tenants_network_by_themselves() -> None:
     tenants[0]["alert_receivers"] = [{"webhook": "http://10.231.10.5:80/x"}]
     names = [r["name"] for r in services.alert_receivers(tenants, [], [])]
     assert names == ["operations", "tenant-alpha"]
+
+
+HV_TENANTS = [
+    {"id": "alpha", "vlan": 110, "ipv4": "10.231.10.0/24", "admin_group": "adm_alpha",
+     "backup_quota": "1G"},
+]  # fmt: skip
+HV_SHARED = [{"id": "mgmt", "vlan": 30, "ipv4": "10.231.30.0/24", "groups": ["hypervisors"]}]
+
+
+def test_hypervisor_bridges_one_per_network_named_as_pulumi_names_them() -> None:
+    from sitemodel import services
+
+    bridges = services.hypervisor_bridges(HV_TENANTS, HV_SHARED, "bond0", {"mgmt": "eno1"})
+    assert bridges == [
+        {"network": "alpha", "vlan": 110, "bridge": "br110", "port": "", "uplink": "bond0"},
+        {"network": "mgmt", "vlan": 30, "bridge": "br30", "port": "eno1", "uplink": "bond0"},
+    ]
+    assert {b["bridge"] for b in bridges} == {services.bridge_name(110), services.bridge_name(30)}
+
+
+@pytest.mark.parametrize(
+    ("uplink", "ports", "expected"),
+    [
+        ("bond0", {"hopital": "eno1"}, "unknown network(s) hopital"),
+        ("bond0; reboot", {}, "is not an interface name"),
+        ("", {"alpha": "$(id)"}, "is not an interface name"),
+        ("enp65s0f0np0", {}, "longer than 15 characters"),
+    ],
+)
+def test_hypervisor_bridges_refuse_bad_interfaces(
+    uplink: str, ports: dict[str, str], expected: str
+) -> None:
+    from sitemodel import services
+
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        services.hypervisor_bridges(HV_TENANTS, HV_SHARED, uplink, ports)
