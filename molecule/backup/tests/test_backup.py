@@ -396,7 +396,7 @@ from borg.remote import RemoteRepository
 setup_logging()
 args = Archiver().get_args(["borg", "list", os.environ["BORG_REPO"]], None)
 location = Location(os.environ["BORG_REPO"])
-with RemoteRepository(location, lock_wait=60, args=args) as repository:
+with RemoteRepository(location, exclusive=True, lock_wait=60, args=args) as repository:
     manifest, key = Manifest.load(repository, (Manifest.Operation.WRITE,))
     del manifest.archives[sys.argv[1]]
     manifest.write()
