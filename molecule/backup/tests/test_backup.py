@@ -486,7 +486,13 @@ def test_a_client_rewriting_its_manifest_is_caught_and_rolled_back() -> None:
     assert backup(ALPHA).returncode == 0
     assert maintenance("alpha").returncode == 0
     before = archives(ALPHA)
-    good = ok(SERVER, f"cite-backup-rollback {REPO[ALPHA]}").split()[-2]
+    logged = [
+        line.split("\t") for line in ok(SERVER, f"cite-backup-rollback {REPO[ALPHA]}").splitlines()
+    ]
+    # The maintenance's compaction is logged (borg logs append-only transactions only).
+    assert logged[-1][2] == "maintenance", logged
+    good = logged[-1][0]
+    older = [number for number, _, kind in logged if kind == "client"][-1]
     # Renaming would delete the old archive's metadata: the server's guard refuses it...
     renamed = sh(ALPHA, f"cite-borg rename ::{before[-1]} {before[-1]}-gone")
     assert renamed.returncode != 0
@@ -501,6 +507,10 @@ def test_a_client_rewriting_its_manifest_is_caught_and_rolled_back() -> None:
     assert f"archive {before[-1]} disappeared" in journal
     assert f"cite_backup_tamper_detected{{{labels}}} 1" in ok(MAINT, f"cat {prom}")
     # Nothing was pruned or compacted: the rollback finds the earlier transaction whole.
+    # Never past a compaction: the transaction before it lost its segments.
+    refused = sh(SERVER, f"cite-backup-rollback {REPO[ALPHA]} {older}")
+    assert refused.returncode == 2
+    assert "older than the last maintenance" in refused.stderr
     ok(SERVER, f"cite-backup-rollback {REPO[ALPHA]} {good}")
     # borg remembers the last manifest it saw (against rollback attacks): this rollback is
     # the sysadmins', so the client's and the maintainer's memory of it is reset.
