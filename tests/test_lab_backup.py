@@ -89,8 +89,10 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
     # The primary's copy of that repository is destroyed.
     assert sh(SERVER, f"rm -rf /srv/borg/{tenant}/{host}").returncode == 0
     # The inventory of the bad day: the replica is the backup server, the primary is gone.
-    inventory = tmp_path / "inventory"
+    # The lab's inventory reads its admin key at inventory_dir/../../.cache/lab.
+    inventory = tmp_path / "copy" / "inventory"
     shutil.copytree(ROOT / "inventory" / "lab", inventory)
+    (tmp_path / ".cache").symlink_to(ROOT / ".cache")
     hosts_file = inventory / "hosts.yml"
     data = yaml.safe_load(hosts_file.read_text("utf-8"))
     infra = data["all"]["children"]["infra"]["children"]

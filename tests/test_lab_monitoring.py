@@ -211,7 +211,9 @@ def bmc_console(command: str) -> str:
     """One command on the simulator's console (loopback inside its container)."""
     code = (
         "import socket,time; s=socket.create_connection(('127.0.0.1', 9624), timeout=5); "
-        f"s.sendall({command!r}.encode() + b'\\n'); time.sleep(1); print(s.recv(4096).decode())"
+        f"s.sendall({command!r}.encode() + b'\\n'); time.sleep(1); "
+        # The console speaks telnet: its negotiation bytes (0xff ...) are not text.
+        "print(s.recv(4096).decode(errors='replace'))"
     )
     result = subprocess.run(
         [PODMAN, "exec", BMC["container"], "python3", "-c", code],
