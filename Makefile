@@ -118,7 +118,7 @@ unit: setup $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanage
 # The lab end to end: bring it up and converge (make lab), then converge again, --check,
 # SSH and time checks from outside (tests/test_lab.py), then tear it down.
 e2e: lab
-	pytest -m lab tests
+	pytest -m lab --durations=8 tests
 	@$(MAKE) --no-print-directory lab-down
 
 # Scenarios run MOLECULE_JOBS at a time (each has its own containers and network): on two
