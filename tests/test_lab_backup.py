@@ -104,10 +104,10 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
     ]  # fmt: skip
     try:
         # The replica becomes the backup server (its firewall, its accounts), and every
-        # client moves to it (the server's keys play needs them all); the maintainers wait
-        # for the promotion (they would create a new, empty repository where one is missing).
+        # client moves to it (the server's keys play needs them all); the maintenance waits
+        # for the promotion (it would create a new, empty repository where one is missing).
         _playbook(inventory, "playbooks/firewall.yml", "--limit", replica, *keep)
-        _playbook(inventory, "playbooks/backup.yml", "--limit", "!backup_maintainers", *keep)
+        _playbook(inventory, "playbooks/backup.yml", "--skip-tags", "backup_maintenance", *keep)
         promoted = sh(replica, f"cite-backup-replica promote {SERVER} /srv/borg")
         assert f"promoted {tenant}/{host}" in promoted.stdout, promoted.stderr
         _playbook(inventory, "playbooks/backup.yml", *keep)
