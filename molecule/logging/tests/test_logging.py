@@ -474,7 +474,9 @@ def test_a_host_removed_from_the_inventory_delivers_no_more_logs(tmp_path: Path)
         ok(ALPHA, f"logger {removed}")
         kept = token()
         ok(BRAVO, f"logger {kept}")
-        assert wait_for(kept), "bravo's logs should still arrive"
+        # The restart broke bravo's session: rsyslog resumes it with a growing interval
+        # after the earlier tests' outages, hence the long wait.
+        assert wait_for(kept, seconds=120), "bravo's logs should still arrive"
         assert files_with(removed) == []
     finally:
         _converge("--limit", SERVER)
