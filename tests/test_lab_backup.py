@@ -103,11 +103,14 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
         "-e", f"backup_maintainer_keys_dir={ROOT / 'inventory' / 'backup-keys' / 'lab'}",
     ]  # fmt: skip
     try:
-        # The replica becomes the backup server (its firewall, its accounts), and every
-        # client moves to it (the server's keys play needs them all); the maintenance waits
-        # for the promotion (it would create a new, empty repository where one is missing).
+        # The replica becomes the backup server (its firewall, its accounts; the keys play
+        # needs every client); the maintenance and the clients wait for the promotion (the
+        # maintenance would create a new, empty repository where one is missing).
         _playbook(inventory, "playbooks/firewall.yml", "--limit", replica, *keep)
-        _playbook(inventory, "playbooks/backup.yml", "--skip-tags", "backup_maintenance", *keep)
+        _playbook(
+            inventory, "playbooks/backup.yml", "--skip-tags", "backup_maintenance,backup_clients",
+            *keep,
+        )  # fmt: skip
         promoted = sh(replica, f"cite-backup-replica promote {SERVER} /srv/borg")
         assert f"promoted {tenant}/{host}" in promoted.stdout, promoted.stderr
         _playbook(inventory, "playbooks/backup.yml", *keep)
