@@ -51,7 +51,9 @@ HOSTS = ["hardening-debian12", "hardening-debian13"]
 def test_openscap_intermediary_has_no_failing_rule(verdict: dict, host: str) -> None:
     profile = verdict[host]["profiles"]["anssi_bp28_intermediary"]
     assert profile["applicable"], f"{host}: the profile must really apply to its release"
-    assert profile["passed"] > 60, f"{host}: the profile must really apply to its release"
+    # 0.1.82 evaluates fewer rules in a container than 0.1.76 did (more are machine-only):
+    # 40 pass on each release (2026-11-30).
+    assert profile["passed"] >= 35, f"{host}: the profile must really apply to its release"
     assert profile["failed"] == []
 
 
