@@ -19,6 +19,9 @@ pytestmark = pytest.mark.lab
 DATA = inventory_json(ROOT / "inventory" / "lab")
 LAB = DATA["_meta"]["hostvars"]
 PODMAN = str(ROOT / "lab" / "bin" / "podman")
+# Where borg remembers each repository's location (root's on a client, each tenant's
+# state directory on the maintainer).
+RELOCATION = "*/borg/security/*/location"
 TENANT_HOSTS = {h: t for t in DATA["tenants"]["children"] for h in DATA[t]["hosts"]}
 ONE_PER_TENANT = sorted({tenant: host for host, tenant in sorted(TENANT_HOSTS.items())}.values())
 SERVER = DATA["backup_servers"]["hosts"][0]
@@ -102,6 +105,7 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
         "-e", f"pki_dir={ROOT / 'inventory' / 'pki' / 'lab'}",
         "-e", f"backup_maintainer_keys_dir={ROOT / 'inventory' / 'backup-keys' / 'lab'}",
     ]  # fmt: skip
+    maintainer = DATA["backup_maintainers"]["hosts"][0]
     try:
         # The replica becomes the backup server (its firewall, its accounts; the keys play
         # needs every client); the maintenance and the clients wait for the promotion (the
@@ -113,6 +117,11 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
         )  # fmt: skip
         promoted = sh(replica, f"cite-backup-replica promote {SERVER} /srv/borg")
         assert f"promoted {tenant}/{host}" in promoted.stdout, promoted.stderr
+        # borg refuses a repository that moved (BORG_RELOCATED_REPO_ACCESS_IS_OK=no): the
+        # sysadmins acknowledge the move once, on the maintainer and the clients.
+        for where in [maintainer, *TENANT_HOSTS]:
+            forget = sh(where, f"find / -xdev -path '{RELOCATION}' -delete")
+            assert forget.returncode == 0, forget.stderr
         _playbook(inventory, "playbooks/backup.yml", *keep)
         drill = run(
             [str(BIN / "ansible-playbook"), "-i", str(inventory), "playbooks/restore-drill.yml",
