@@ -133,7 +133,8 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
         replica_address = LAB[replica]["site_address"]
         assert replica_address in sh(host, "cat /usr/local/sbin/cite-borg").stdout
     finally:
-        # The lab as it was: the host backs up to the primary again (a new repository),
-        # the replica's firewall as a replica's.
+        # The lab as it was: the replica keeps no promoted copy, the host backs up to the
+        # primary again (a new repository), the replica's firewall as a replica's.
+        sh(replica, "rm -rf /srv/borg")
         _playbook(ROOT / "inventory" / "lab", "playbooks/firewall.yml", "--limit", replica)
         _playbook(ROOT / "inventory" / "lab", "playbooks/backup.yml")
