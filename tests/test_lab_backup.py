@@ -76,7 +76,9 @@ def test_no_tenant_reaches_another_tenants_repository(host: str) -> None:
 
 def _playbook(inventory: Path, *args: str) -> None:
     result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), *args])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    failed = result.stdout.find("fatal: ")  # the failing task, not the recap
+    shown = result.stdout[max(failed - 1500, 0) : failed + 3000] if failed >= 0 else ""
+    assert result.returncode == 0, shown or result.stdout[-3000:] + result.stderr[-2000:]
 
 
 def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Path) -> None:
