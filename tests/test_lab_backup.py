@@ -19,9 +19,12 @@ pytestmark = pytest.mark.lab
 DATA = inventory_json(ROOT / "inventory" / "lab")
 LAB = DATA["_meta"]["hostvars"]
 PODMAN = str(ROOT / "lab" / "bin" / "podman")
-# Where borg remembers each repository's location (root's on a client, each tenant's
-# state directory on the maintainer).
-RELOCATION = "*/borg/security/*/location"
+# borg remembers each repository's location in its security directory and its cache
+# (root's on a client, each tenant's state directory on the maintainer): both forgotten.
+RELOCATION = (
+    "find / -xdev -path '*/borg/security/*/location' -delete && "
+    "find / -xdev -type d -path '*/.cache/borg' -prune -exec rm -rf {} +"
+)
 TENANT_HOSTS = {h: t for t in DATA["tenants"]["children"] for h in DATA[t]["hosts"]}
 ONE_PER_TENANT = sorted({tenant: host for host, tenant in sorted(TENANT_HOSTS.items())}.values())
 SERVER = DATA["backup_servers"]["hosts"][0]
@@ -122,7 +125,7 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
         # borg refuses a repository that moved (BORG_RELOCATED_REPO_ACCESS_IS_OK=no): the
         # sysadmins acknowledge the move once, on the maintainer and the clients.
         for where in [maintainer, *TENANT_HOSTS]:
-            forget = sh(where, f"find / -xdev -path '{RELOCATION}' -delete")
+            forget = sh(where, RELOCATION)
             assert forget.returncode == 0, forget.stderr
         _playbook(inventory, "playbooks/backup.yml", *keep)
         drill = run(
