@@ -142,4 +142,6 @@ def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Pat
         # primary again (a new repository), the replica's firewall as a replica's.
         sh(replica, "rm -rf /srv/borg")
         _playbook(ROOT / "inventory" / "lab", "playbooks/firewall.yml", "--limit", replica)
+        for where in [maintainer, *TENANT_HOSTS]:  # the repositories move back
+            sh(where, RELOCATION)
         _playbook(ROOT / "inventory" / "lab", "playbooks/backup.yml")
