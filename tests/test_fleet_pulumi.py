@@ -99,7 +99,7 @@ def test_paris_stack_resources_and_isolation(mocks: RecordingMocks) -> pulumi.Ou
         counts = Counter(r.typ for r in mocks.resources)
         assert counts["pulumi:providers:libvirt"] == 300
         assert counts["libvirt:index/pool:Pool"] == 300
-        assert counts["libvirt:index/network:Network"] == 300 * 6
+        assert counts["libvirt:index/network:Network"] == 300 * 7  # 4 tenants, admin, infra, mgmt
         assert counts["libvirt:index/domain:Domain"] == 3500
         assert counts["libvirt:index/volume:Volume"] == 3500 + 300 * 2
         # Every VM's only NIC is its own tenant's bridge, on its own hypervisor (the
