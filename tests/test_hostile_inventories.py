@@ -2,8 +2,8 @@
 
 Each case edits a copy of the lab inventory whose hosts cannot be reached (any connection
 would show as UNREACHABLE) and checks that the preflight refuses it with a message naming
-the culprit, without contacting a host, in seconds. The README's "Tenants are data" table
-lists the same rules.
+the culprit, without contacting a host, in seconds. The table "What the preflight
+refuses" of docs/tenants.md lists the same rules.
 """
 
 from __future__ import annotations
