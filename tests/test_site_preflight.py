@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import BIN, ROOT, make_vault, run
+from conftest import BIN, ROOT, run
 from sitemodel.preflight import HostInput, check_site
 from testkit.plugins import load
 
@@ -119,22 +119,8 @@ def test_a_modest_anchor_reused_is_accepted() -> None:
     assert preflight_action.tenant_data_problems([{"services": services}] * 4, "site_tenants") == []
 
 
-def _lab_copy(tmp_path: Path) -> Path:
-    inventory = tmp_path / "inventory"
-    import shutil
-
-    shutil.copytree(ROOT / "inventory" / "lab", inventory)
-    (inventory / "group_vars" / "all" / "unreachable.yml").write_text(
-        "ansible_connection: ssh\nansible_host: 192.0.2.1\nansible_ssh_timeout: 1\n"
-        "site_apt_mirror: http://mirror.invalid/debian\n",
-        encoding="utf-8",
-    )
-    make_vault(inventory)
-    return inventory
-
-
-def test_two_inventories_at_once_are_refused_before_any_host(tmp_path: Path) -> None:
-    lab = _lab_copy(tmp_path)
+def test_two_inventories_at_once_are_refused_before_any_host(lab_copy: Path) -> None:
+    lab = lab_copy
     result = run(
         [
             str(BIN / "ansible-playbook"),
