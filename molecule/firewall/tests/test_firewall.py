@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -150,3 +151,66 @@ def test_a_hostile_value_given_to_the_role_never_reaches_the_rules(bad: dict) ->
     assert result.returncode != 0
     assert "cannot be written into nftables rules" in result.stdout
     assert (ruleset(ALPHA), sh(ALPHA, "sha256sum /etc/nftables.conf").stdout) == before
+
+
+def _until(check, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(1)
+    return check()
+
+
+def _rules(container: str) -> str:
+    """The loaded rules without their counters' values (traffic changes those), a set of one
+    element written as that element (nft lists it either way, depending on its source)."""
+    rules = re.sub(r"counter packets \d+ bytes \d+", "counter", ruleset(container))
+    return re.sub(r"\{ ([^,{}]+) \}", r"\1", rules)
+
+
+def test_rules_that_cut_the_controllers_ssh_are_rolled_back_by_the_timer(tmp_path: Path) -> None:
+    """The rollback armed for real: the converge reaches alpha over SSH (as in production),
+    loads rules that let SSH in from bravo only, cannot reconnect, and fails; the timer then
+    restores the previous rules, in force and in /etc/nftables.conf (a reboot keeps them)."""
+    key = tmp_path / "id_ed25519"
+    keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)]
+    assert subprocess.run(keygen, check=False).returncode == 0
+    public = key.with_suffix(".pub").read_text("utf-8").strip()
+    authorize = f"install -d -m 0700 /root/.ssh && echo '{public}' >> /root/.ssh/authorized_keys"
+    assert sh(ALPHA, authorize).returncode == 0
+    over_ssh = tmp_path / "over-ssh.yml"
+    alpha = {
+        "ansible_connection": "ssh",
+        "ansible_host": ADDRESS[ALPHA],
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(key),
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        "ansible_timeout": 5,
+    }
+    over_ssh.write_text(json.dumps({"all": {"hosts": {ALPHA: alpha}}}), "utf-8")
+    rules_before = _rules(ALPHA)
+    file_before = sh(ALPHA, "sha256sum /etc/nftables.conf").stdout
+    cutting = {"firewall_ssh_sources": ["bravo"], "firewall_rollback_seconds": 30}
+    try:
+        cut = converge("-i", str(over_ssh), "-e", json.dumps(cutting))
+        assert cut.returncode != 0, cut.stdout[-2000:]
+        assert "Firewall | the host still answers" in cut.stdout
+        # Cut for real (the timer fires 30 s after it was armed; the reconnection gave up
+        # after 22 s): SSH rule from bravo only, the controller's SSH refused.
+        ssh_rules = [line for line in ruleset(ALPHA).splitlines() if 'comment "ssh"' in line]
+        assert ssh_rules, ruleset(ALPHA)
+        assert all(ADDRESS[BRAVO] in line for line in ssh_rules), ssh_rules
+        assert local(traffic.ssh_banner(ADDRESS[ALPHA], timeout=2)).returncode != 0
+        assert _until(lambda: _rules(ALPHA) == rules_before, 60), _rules(ALPHA)
+        assert local(traffic.ssh_banner(ADDRESS[ALPHA])).returncode == 0
+        restored = sh(ALPHA, "cmp /etc/nftables.conf /etc/cite-souveraine/nftables.previous")
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        assert sh(ALPHA, "nft -c -f /etc/nftables.conf").returncode == 0
+        timer = sh(ALPHA, "systemctl is-active cite-firewall-rollback.timer").stdout.strip()
+        assert timer != "active"
+    finally:
+        again = converge()
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert _rules(ALPHA) == rules_before
+    assert sh(ALPHA, "sha256sum /etc/nftables.conf").stdout == file_before
