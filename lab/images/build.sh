@@ -56,6 +56,9 @@ WantedBy=multi-user.target
 UNIT
     ln -sf /etc/systemd/system/ssh-hostkeys.service \
         "$root/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
+    # apt retries what a busy mirror refuses for a moment (a 503, a reset connection)
+    # instead of failing a converge on it.
+    printf 'Acquire::Retries "5";\n' > "$root/etc/apt/apt.conf.d/80-cite-retries"
     # Units that have no meaning in a container and only fail there.
     for unit in systemd-remount-fs.service getty.target console-getty.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$unit"

@@ -415,6 +415,21 @@ def test_a_hostile_host_name_never_reaches_the_log_store_paths(tmp_path: Path, n
     assert sh(SERVER, f"sha256sum {files}").stdout == before
 
 
+def _diagnosis() -> str:
+    """What a failed delivery test prints: bravo's forwarding action and connections, the
+    server's listener, quota table and rsyslog journal."""
+    commands = {
+        BRAVO: "tail -n 4 /var/log/rsyslog-stats.json | grep cite_forward; "
+        "ss -tni state all '( dport = 6514 )'; journalctl -u rsyslog -n 15 --no-pager",
+        SERVER: "ss -tlni; cat /var/lib/cite-log-quota/blocked.json*; "
+        "journalctl -u rsyslog -n 25 --no-pager",
+    }
+    return "\n".join(
+        f"--- {where}: {command}\n{sh(where, command).stdout}"
+        for where, command in commands.items()
+    )
+
+
 def _certificate(container: str) -> dict[str, str]:
     text = ok(container, "openssl x509 -noout -serial -enddate -in /etc/cite/pki/host.crt")
     return dict(line.split("=", 1) for line in text.splitlines())
@@ -454,6 +469,26 @@ def test_a_rekeyed_hosts_old_certificate_is_refused() -> None:
     assert files_with(old) == [], "the old certificate (key feared stolen) is still accepted"
 
 
+def test_a_restarted_log_server_brings_a_stale_quota_table_up_to_date() -> None:
+    """rsyslog loads the quota table as the last quota run left it. With the timer stopped
+    and a stale table that blocks bravo, a restart alone (its ExecStartPost starts a quota
+    run) must let bravo's logs be filed again."""
+    table = "/var/lib/cite-log-quota/blocked.json"
+    stale = json.dumps(
+        {"version": 1, "nomatch": "", "type": "string", "table": [{"index": "bravo", "value": "1"}]}
+    )
+    ok(SERVER, "systemctl stop cite-log-quota.timer")
+    try:
+        ok(SERVER, f"printf '%s\\n' '{stale}' | tee {table} > {table}.signalled")
+        ok(SERVER, "systemctl restart rsyslog")
+        mark = token()
+        ok(BRAVO, f"logger {mark}")
+        assert wait_for(mark, seconds=90), f"bravo is still blocked\n{_diagnosis()}"
+        assert "bravo" not in ok(SERVER, f"cat {table}")
+    finally:
+        ok(SERVER, "systemctl start cite-log-quota.timer")
+
+
 def test_a_host_removed_from_the_inventory_delivers_no_more_logs(tmp_path: Path) -> None:
     source = Path(os.environ["MOLECULE_INVENTORY_FILE"])
     copy = tmp_path / "inventory"
@@ -486,7 +521,7 @@ def test_a_host_removed_from_the_inventory_delivers_no_more_logs(tmp_path: Path)
         ok(BRAVO, f"logger {kept}")
         # The restart broke bravo's session: rsyslog resumes it with a growing interval
         # after the earlier tests' outages, hence the long wait.
-        assert wait_for(kept, seconds=120), "bravo's logs should still arrive"
+        assert wait_for(kept, seconds=120), f"bravo's logs should still arrive\n{_diagnosis()}"
         assert files_with(removed) == []
     finally:
         _converge("--limit", SERVER)
