@@ -10,12 +10,12 @@ runs inside the hosts is not counted, as it would run on the hosts in production
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench.playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -26,26 +26,11 @@ RECAP_CHANGED = " changed=0 "
 def converge(label: str, *extra: str, unchanged: bool = False) -> tuple[float, float]:
     """Run site.yml; return (wall seconds, controller CPU seconds). Fails loudly."""
     print(f"bench: {label}: ansible-playbook site.yml {' '.join(extra)}", flush=True)
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    result = subprocess.run(
-        [str(BIN / "ansible-playbook"), "site.yml", *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        sys.exit(f"bench: {label} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
-    recap = [line for line in result.stdout.splitlines() if " : ok=" in line]
+    run = run_playbook(label, "site.yml", *extra)
+    recap = [line for line in run.stdout.splitlines() if " : ok=" in line]
     if unchanged and not all(RECAP_CHANGED in line for line in recap):
         sys.exit(f"bench: {label}: something changed:\n" + "\n".join(recap))
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return run.wall, run.cpu
 
 
 def measure() -> list[tuple[str, str]]:

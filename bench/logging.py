@@ -15,6 +15,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.playbook import run_playbook
+
 ROOT_DIR = Path(__file__).resolve().parent.parent
 PODMAN = str(ROOT_DIR / "lab" / "bin" / "podman")
 HOST, SERVER, TENANT = "ville-web01", "logs01", "ville"
@@ -39,13 +41,8 @@ def _exec(container: str, command: str, timeout: float = 600) -> str:
 
 
 def _converge(durable: bool) -> None:
-    result = subprocess.run(
-        [str(ROOT_DIR / ".venv" / "bin" / "ansible-playbook"), "playbooks/logging.yml",
-         "--limit", HOST, "-e", f"logging_durable={str(durable).lower()}"],
-        cwd=ROOT_DIR, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        sys.exit(f"bench: logging: converge (durable={durable}) failed: {result.stdout[-2000:]}")
+    extra = ["--limit", HOST, "-e", f"logging_durable={str(durable).lower()}"]
+    run_playbook(f"logging: converge (durable={durable})", "playbooks/logging.yml", *extra)
 
 
 def _rate() -> float:

@@ -9,16 +9,15 @@ the first play of site.yml and refuses a bad site before any connection.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
+from bench.playbook import run_playbook
 from fleet.addressing import allocate
 from fleet.inventory import ansible_inventory
 from fleet.placement import place
@@ -60,25 +59,13 @@ def paris_inventory(factor: float, dest: Path) -> int:
 
 def measure() -> list[tuple[str, str]]:
     rows = []
-    playbook = str(Path(sys.executable).parent / "ansible-playbook")
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
     with tempfile.TemporaryDirectory(prefix="bench-preflight.") as scratch:
         for factor in SIZES:
             inventory = Path(scratch) / f"paris-{factor}"
             hosts = paris_inventory(factor, inventory)
             print(f"bench: preflight of the paris export, {hosts} hosts", flush=True)
-            start = time.monotonic()
-            result = subprocess.run(
-                [playbook, "-i", str(inventory), "playbooks/preflight.yml"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            elapsed = time.monotonic() - start
-            if result.returncode != 0:
-                sys.exit(f"bench: preflight failed at {hosts} hosts:\n{result.stdout[-3000:]}")
+            label = f"preflight at {hosts} hosts"
+            elapsed = run_playbook(label, "-i", str(inventory), "playbooks/preflight.yml").wall
             rows.append(
                 (
                     f"preflight of the paris export, {hosts} hosts (production group_vars)",
