@@ -33,7 +33,9 @@ description:
   - Fails with one message per problem, each naming its culprit, before any host is touched.
 options:
   secrets:
-    description: Check that Ansible Vault holds the backup passphrases and the CA passphrase.
+    description:
+      - Check that Ansible Vault holds every tenant's backup passphrase.
+      - The CA's passphrase is role pki's check, which playbooks/preflight.yml imports.
     type: bool
     default: true
   roles:
