@@ -78,6 +78,17 @@ def test_the_log_servers_own_messages_are_filed_under_its_network() -> None:
     assert found[0].startswith(f"{STORE}/infra/{SERVER}/syslog-")
 
 
+@pytest.mark.parametrize("client", [ALPHA, BRAVO])
+def test_every_host_sends_a_mark_line_even_when_quiet(client: str) -> None:
+    """immark (logging_mark_interval, 5 s here): the log server hears from each host."""
+    marks = f"cat {STORE}/{TENANT[client]}/{client}/syslog-*.log | grep -c -- '-- MARK --' || true"
+    before = int(sh(SERVER, marks).stdout.strip() or 0)
+    deadline = time.monotonic() + 30
+    while int(sh(SERVER, marks).stdout.strip() or 0) < before + 2:
+        assert time.monotonic() < deadline, f"fewer than two marks from {client} in 30 s"
+        time.sleep(2)
+
+
 def test_tenant_admins_read_their_own_tenants_logs_only() -> None:
     mark = token()
     ok(ALPHA, f"logger -t cite-test {mark}")
