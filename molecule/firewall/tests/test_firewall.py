@@ -153,15 +153,6 @@ def test_a_hostile_value_given_to_the_role_never_reaches_the_rules(bad: dict) ->
     assert (ruleset(ALPHA), sh(ALPHA, "sha256sum /etc/nftables.conf").stdout) == before
 
 
-def _until(check, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(1)
-    return check()
-
-
 def _rules(container: str) -> str:
     """The loaded rules without their counters' values (traffic changes those), a set of one
     element written as that element (nft lists it either way, depending on its source)."""
@@ -202,7 +193,7 @@ def test_rules_that_cut_the_controllers_ssh_are_rolled_back_by_the_timer(tmp_pat
         assert ssh_rules, ruleset(ALPHA)
         assert all(ADDRESS[BRAVO] in line for line in ssh_rules), ssh_rules
         assert local(traffic.ssh_banner(ADDRESS[ALPHA], timeout=2)).returncode != 0
-        assert _until(lambda: _rules(ALPHA) == rules_before, 60), _rules(ALPHA)
+        traffic.until(lambda: _rules(ALPHA) == rules_before, 60, "the previous rules restored")
         assert local(traffic.ssh_banner(ADDRESS[ALPHA])).returncode == 0
         restored = sh(ALPHA, "cmp /etc/nftables.conf /etc/cite-souveraine/nftables.previous")
         assert restored.returncode == 0, restored.stdout + restored.stderr
