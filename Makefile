@@ -10,6 +10,9 @@
 #   make scenario S=base   one role's Molecule scenario alone (while iterating)
 #   make fleet-engine  build the real Pulumi engine and libvirt provider from Go modules
 #                   into .cache/pulumi (cached; tools/pulumi/run drives pulumi/ with it)
+#   make fleet-image   build the fleet's bootable Debian VM image (debootstrap, cached)
+#   make fleet-e2e  the real chain on the lab: pulumi up of the lab stack on hv01, VMs boot,
+#                   site.yml converges them, the auditors judge one, preview, destroy
 #   make bench      measure converge times, Pulumi evaluation and the test suite, write
 #                   bench/results.md and the README figures (BENCH_ARGS="--only lab")
 #
@@ -37,6 +40,11 @@ DEBIAN_PKGS  := podman conmon runc netavark aardvark-dns iptables debootstrap \
                 debian-archive-keyring python3-venv iproute2 iputils-ping openssh-client \
                 nftables
 SUITES       := bookworm trixie
+# The fleet's VM image and its end-to-end run only (make fleet-image, make fleet-e2e):
+#   qemu-utils                    qemu-img turns the debootstrapped disk into a qcow2
+#   fdisk                         sfdisk partitions it (ANSSI BP-028 R28 layout)
+FLEET_PKGS   := qemu-utils fdisk
+VM_IMAGE     := .cache/images/debian-bookworm-vm.qcow2
 # Controller-side tools unpacked from Debian's packages without installing them (their
 # packages would start daemons here): promtool and amtool for the monitoring rules' tests.
 TOOLS        := .cache/tools
@@ -54,7 +62,7 @@ export LAB_DEBIAN_MIRROR
 export PY_COLORS       := 0
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup apt images lab lab-up lab-down site compliance lint unit e2e molecule scenario test bench clean fleet-engine fleet-e2e
+.PHONY: help setup apt images lab lab-up lab-down site compliance lint unit e2e molecule scenario test bench clean fleet-engine fleet-image fleet-e2e
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -115,9 +123,13 @@ $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanager/usr/bin/am
 unit: setup $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanager/usr/bin/amtool
 	pytest -m "not lab and not fleet" tests
 
-# The lab end to end: bring it up and converge (make lab), then converge again, --check,
-# SSH and time checks from outside (tests/test_lab.py), then tear it down.
-e2e: lab
+# The lab end to end: from no lab at all (a lab left running by an interrupted run, or by
+# another clone on this machine, is removed first: the containers' names are the
+# machine's, not the clone's), bring it up and converge (make lab), then converge again,
+# --check, SSH and time checks from outside (tests/test_lab.py), then tear it down.
+e2e: images
+	@tools/phase "No lab left from an earlier run (lab/down.yml)" ansible-playbook lab/down.yml
+	@$(MAKE) --no-print-directory lab
 	pytest -m lab --durations=8 tests
 	@$(MAKE) --no-print-directory lab-down
 
@@ -141,11 +153,19 @@ fleet-engine: setup
 	@tools/phase "Pulumi engine and libvirt provider from Go modules (.cache/pulumi)" \
 	  tools/pulumi/build
 
-# The real chain on a real libvirt (tests/test_fleet_engine.py): the engine above, the
-# hypervisor scenario's host, pulumi up / refresh / preview / grow / destroy; its figures
-# in docs/fleet-e2e.md. Not part of `make test` (the engine's cold build is too slow).
-fleet-e2e: fleet-engine images
-	pytest -m fleet tests
+# The fleet's VM image (lab/images/vm-image.sh): rebuilt only when its recipe changes.
+fleet-image: setup
+	@tools/phase "Fleet tools (apt, --no-install-recommends)" tools/apt-install $(FLEET_PKGS)
+	@tools/phase "VM image $(VM_IMAGE) (debootstrap from $(LAB_DEBIAN_MIRROR) into a BP-028 disk, cached)" \
+	  bash lab/images/vm-image.sh bookworm $(VM_IMAGE)
+
+# The real chain on the lab (tests/test_fleet_lab.py): the engine and image above, the
+# lab's hypervisor hv01; pulumi up / boot / site.yml / auditors / refresh / preview /
+# destroy; its figures in docs/fleet-e2e.md. Not part of `make test` (the engine's cold
+# build and software-emulated VMs are too slow for every run).
+fleet-e2e: fleet-engine fleet-image lab
+	pytest -m fleet --durations=8 tests
+	@$(MAKE) --no-print-directory lab-down
 
 bench: images
 	@$(VENV)/bin/python -m bench $(BENCH_ARGS)

@@ -56,8 +56,8 @@ RESERVED_GROUPS = frozenset(
     }
 )  # fmt: skip
 TENANT_FIELDS = frozenset(
-    {"id", "name", "vlan", "ipv4", "ipv6", "admin_group", "services", "backup_quota",
-     "backup_retention", "log_retention_days", "log_quota", "alert_receivers"}
+    {"id", "name", "vlan", "ipv4", "ipv6", "gateway", "resolvers", "admin_group", "services",
+     "backup_quota", "backup_retention", "log_retention_days", "log_quota", "alert_receivers"}
 )  # fmt: skip
 # A mail address for alerts (delivered by the site's own mail relay).
 MAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
@@ -66,8 +66,9 @@ WEBHOOK = re.compile(
     r"^https?://(?P<host>[0-9.]+|\[[0-9a-fA-F:]+\]):(?P<port>[0-9]{1,5})(/[A-Za-z0-9_./-]*)?\Z"
 )
 SHARED_FIELDS = frozenset(
-    {"id", "name", "vlan", "ipv4", "ipv6", "groups", "services", "log_retention_days", "log_quota"}
-)
+    {"id", "name", "vlan", "ipv4", "ipv6", "gateway", "resolvers", "groups", "services",
+     "log_retention_days", "log_quota"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ class Network:
     vlan: int
     ipv4: ipaddress.IPv4Network
     ipv6: ipaddress.IPv6Network | None = None
+    # The network's router (default: the prefix's first host) and the resolvers its hosts
+    # ask (default: the router, which relays DNS). VMs get them at first boot (pulumi/).
+    gateway: ipaddress.IPv4Address | None = None
+    resolvers: tuple[ipaddress.IPv4Address, ...] = ()
     admin_group: str = ""
     groups: tuple[str, ...] = ()
     services: tuple[Flow, ...] = ()
@@ -324,6 +329,42 @@ def parse_flows(raw: Any, where: str, errors: list[str]) -> tuple[Flow, ...]:
     return tuple(flows)
 
 
+def _routing(
+    raw: Mapping[str, Any],
+    ipv4: ipaddress.IPv4Network | None,
+    where: str,
+    errors: list[str],
+) -> tuple[ipaddress.IPv4Address | None, tuple[ipaddress.IPv4Address, ...]]:
+    """``gateway`` (a host address of the prefix; default its first) and ``resolvers``
+    (IPv4 addresses; default the gateway)."""
+    gateway = None
+    raw_gateway = raw.get("gateway")
+    if raw_gateway is not None:
+        try:
+            gateway = ipaddress.IPv4Address(str(raw_gateway))
+        except ValueError:
+            errors.append(f"{where}: gateway {raw_gateway!r:.60} is not an IPv4 address")
+        else:
+            if ipv4 is not None and (
+                gateway not in ipv4 or gateway in (ipv4.network_address, ipv4[-1])
+            ):
+                errors.append(
+                    f"{where}: gateway {gateway} is not a host address of its prefix {ipv4}"
+                )
+                gateway = None
+    elif ipv4 is not None and ipv4.num_addresses > 2:
+        gateway = ipv4.network_address + 1
+    resolvers: list[ipaddress.IPv4Address] = []
+    for item in _as_list(raw.get("resolvers"), f"{where} resolvers", errors):
+        try:
+            resolvers.append(ipaddress.IPv4Address(str(item)))
+        except ValueError:
+            errors.append(f"{where}: resolver {item!r:.60} is not an IPv4 address")
+    if not resolvers and gateway is not None:
+        resolvers = [gateway]
+    return gateway, tuple(resolvers)
+
+
 def _parse_network(
     raw: Any, kind: str, index: int, errors: list[str], policy: Policy
 ) -> Network | None:
@@ -352,6 +393,7 @@ def _parse_network(
     ipv6 = None
     if raw.get("ipv6") is not None:
         ipv6 = _as_net(raw["ipv6"], 6, f"{where} ipv6", errors, policy)
+    gateway, resolvers = _routing(raw, ipv4, where, errors)
     services = parse_flows(raw.get("services"), where, errors)
     retention = _as_int(raw.get("log_retention_days", 365), f"{where} log_retention_days", errors)
     if retention is not None and retention < 1:
@@ -401,6 +443,8 @@ def _parse_network(
         vlan=vlan,
         ipv4=ipv4,
         ipv6=ipv6,
+        gateway=gateway,
+        resolvers=resolvers,
         admin_group=str(admin_group),
         groups=tuple(str(g) for g in groups),
         services=services,

@@ -223,10 +223,17 @@ def bridge_name(vlan: int) -> str:
 
 
 def hypervisor_bridges(
-    tenants: Any, shared: Any, uplink: str, ports: Mapping[str, Any], policy: Any = None
+    tenants: Any,
+    shared: Any,
+    uplink: str,
+    ports: Mapping[str, Any],
+    policy: Any = None,
+    own_network: str = "",
 ) -> list[dict[str, Any]]:
     """One bridge per network of the site model: its name, VLAN, and what it enslaves
-    (``ports[network id]`` when given, else ``<uplink>.<vlan>`` when there is an uplink)."""
+    (``ports[network id]`` when given, else ``<uplink>.<vlan>`` when there is an uplink).
+    The hypervisor's own network (``own_network``, where its address is) is never taken
+    from the trunk into a bridge: its bridge has a port only when ``ports`` names one."""
     model = parsed(tenants, shared, policy)
     known = {net.id for net in model.networks}
     unknown = sorted(set(ports) - known)
@@ -239,7 +246,10 @@ def hypervisor_bridges(
     too_long = [
         f"{uplink}.{net.vlan}"
         for net in model.networks
-        if uplink and net.id not in ports and len(f"{uplink}.{net.vlan}") > 15
+        if uplink
+        and net.id not in ports
+        and net.id != own_network
+        and len(f"{uplink}.{net.vlan}") > 15
     ]
     if too_long:
         raise ValueError(
@@ -252,7 +262,7 @@ def hypervisor_bridges(
             "vlan": net.vlan,
             "bridge": bridge_name(net.vlan),
             "port": str(ports.get(net.id, "")),
-            "uplink": str(uplink or ""),
+            "uplink": "" if net.id == own_network else str(uplink or ""),
         }
         for net in model.networks
     ]

@@ -147,6 +147,11 @@ def _host_errors(model: SiteModel) -> list[str]:
                 f"{net.id!r} prefix {net.ipv4} (or is its network/broadcast address)"
             )
         owners[address].append(host.name)
+        if address == net.gateway:
+            errors.append(
+                f"host {host.name!r}: address {address} is the gateway of {net.kind} "
+                f"{net.id!r} (its router's address)"
+            )
     for tenant, names in sorted(outside.items()):
         errors.append(
             f"tenant group {tenant!r} is not under '{TENANTS_GROUP}' in the inventory (hosts "

@@ -33,6 +33,37 @@ def inventory_json(inventory: Path) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
+LAB_FLEET = ROOT / "pulumi" / "fleets" / "lab.yaml"
+TEST_ADMIN_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYmJvb3RzdHJhcGtleWZvcmRvY3VtZW50YXRpb24 test"
+)
+
+
+def lab_fleet_copy(directory: Path, real_keys: bool = False, **changes: Any) -> Path:
+    """pulumi/fleets/lab.yaml, written into ``directory`` with its relative paths made
+    absolute and, unless ``real_keys``, its admin key file (made by lab/up.yml on a lab
+    machine) replaced by a test key, so that the lab stack loads without a lab;
+    ``changes`` override fields."""
+    from fleet.spec import _relative_to, _uri_paths
+
+    raw = yaml.safe_load(LAB_FLEET.read_text("utf-8"))
+    base = LAB_FLEET.parent
+    raw["tenants_file"] = _relative_to(base, raw["tenants_file"])
+    raw["images"] = {k: _relative_to(base, v) for k, v in raw["images"].items()}
+    if real_keys:
+        raw["admin_ssh_key_files"] = [_relative_to(base, k) for k in raw["admin_ssh_key_files"]]
+    else:
+        key = directory / "admin.pub"
+        key.write_text(TEST_ADMIN_KEY + "\n", encoding="utf-8")
+        raw["admin_ssh_key_files"] = [str(key)]
+    raw["inventory"] = _relative_to(base, raw["inventory"])
+    raw["hypervisor_uri"] = _uri_paths(raw["hypervisor_uri"], base)
+    raw.update(changes)
+    path = directory / "lab.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -39,7 +39,7 @@ def test_shared_hosts_deny_all_tenants_except_declared_openings() -> None:
     ntp = found["accept"][0]
     assert ntp["comment"] == "time: ntp"
     assert "10.210.40.0/24" in ntp["sources4"]
-    assert len(ntp["sources4"]) == 6  # admin, infra and the four tenants
+    assert len(ntp["sources4"]) == 7  # admin, infra, mgmt and the four tenants
 
 
 def test_ssh_and_icmp_sources_resolve_ids_and_addresses() -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from conftest import ROOT
+from conftest import ROOT, lab_fleet_copy
 from fleet.program import Fleet, build
 from fleet.runtime import GEN0_THRESHOLD, tune_gc
 from fleet.spec import FleetError, load_spec
@@ -53,10 +54,12 @@ def settled(fleet: Fleet) -> pulumi.Output[list[Any]]:
     return pulumi.Output.all(*[vm.domain.id for vm in fleet.vms])
 
 
-def test_an_assertion_inside_an_output_fails_the_test(mocks: RecordingMocks) -> None:
+def test_an_assertion_inside_an_output_fails_the_test(
+    mocks: RecordingMocks, tmp_path: Path
+) -> None:
     @pulumi.runtime.test
     def wrong_expectation() -> pulumi.Output[None]:
-        fleet = build(load_spec(ROOT / "pulumi/fleets/lab.yaml"))
+        fleet = build(load_spec(lab_fleet_copy(tmp_path)))
 
         def check(name: str) -> None:
             assert name == "not-the-bastion", "assertion inside apply ran"
@@ -68,24 +71,41 @@ def test_an_assertion_inside_an_output_fails_the_test(mocks: RecordingMocks) -> 
 
 
 @pulumi.runtime.test
-def test_lab_stack_resources(mocks: RecordingMocks) -> pulumi.Output[None]:
-    spec = load_spec(ROOT / "pulumi/fleets/lab.yaml")
+def test_lab_stack_resources(mocks: RecordingMocks, tmp_path: Path) -> pulumi.Output[None]:
+    spec = load_spec(lab_fleet_copy(tmp_path), "lab")
     fleet = build(spec)
-    # As many VMs as the lab inventory has hosts (test_fleet_model checks they match).
     vms = sum(g.count for g in spec.groups)
+    nets = {n.id: n for n in spec.networks}
 
     def check(_: list[Any]) -> None:
-        assert vms == 12
+        assert vms == 2
         counts = Counter(r.typ for r in mocks.resources)
         assert counts["pulumi:providers:libvirt"] == 1
         assert counts["libvirt:index/pool:Pool"] == 1
-        assert counts["libvirt:index/network:Network"] == 6  # 4 tenants + admin + infra
+        assert counts["libvirt:index/network:Network"] == 7  # 4 tenants, admin, infra, mgmt
         assert counts["libvirt:index/domain:Domain"] == vms
         assert counts["libvirt:index/cloudInitDisk:CloudInitDisk"] == vms
-        assert counts["libvirt:index/volume:Volume"] == vms + 2  # VM disks + 2 base images
+        assert counts["libvirt:index/volume:Volume"] == vms + 1  # VM disks + the image
         assert counts["cite:fleet:VirtualMachine"] == vms
         domains = mocks.of_type("libvirt:index/domain:Domain")
         assert {d.inputs["type"] for d in domains} == {"qemu"}
+        # No display listening on the hypervisor: VNC reachable through libvirt only.
+        assert {json.dumps(d.inputs["graphics"], sort_keys=True) for d in domains} == {
+            json.dumps({"listenType": "none", "type": "vnc"})
+        }
+        # Each VM routes through its network's router and asks its resolvers: the lab's
+        # (lab-router's leg, podman's resolver), as the site model gives them.
+        placed = {p.vm: p for p in fleet.placements}
+        for disk in mocks.of_type("libvirt:index/cloudInitDisk:CloudInitDisk"):
+            net = nets[placed[disk.name].group.network]
+            primary = json.loads(disk.inputs["networkConfig"])["ethernets"]["primary"]
+            assert primary["routes"] == [{"to": "0.0.0.0/0", "via": str(net.gateway)}]
+            assert str(net.gateway).endswith(".254")
+            assert primary["nameservers"] == {"addresses": [str(r) for r in net.resolvers]}
+            # cloud-init finds the NIC by the MAC the domain gives it, and names it.
+            domain = next(d for d in domains if d.name == disk.name)
+            assert domain.inputs["networkInterfaces"][0]["mac"] == primary["match"]["macaddress"]
+            assert primary["set-name"] == "primary"
 
     return settled(fleet).apply(check)
 
@@ -116,6 +136,10 @@ def test_paris_stack_resources_and_isolation(mocks: RecordingMocks) -> pulumi.Ou
             # The address is cloud-init's, never the NIC's (a perpetual diff on bridges).
             assert "addresses" not in nics[0], domain.name
             assert "hostname" not in nics[0], domain.name
+        # MACs (from the addresses) are unique across the site.
+        macs = [d.inputs["networkInterfaces"][0]["mac"] for d in mocks.of_type(
+            "libvirt:index/domain:Domain")]  # fmt: skip
+        assert len(set(macs)) == len(macs) == 3500
         for disk in mocks.of_type("libvirt:index/cloudInitDisk:CloudInitDisk"):
             vm = disk.name
             config = json.loads(disk.inputs["networkConfig"])
@@ -147,8 +171,10 @@ def test_paris_stack_resources_and_isolation(mocks: RecordingMocks) -> pulumi.Ou
 
 
 @pulumi.runtime.test
-def test_cloud_init_user_data_is_secret(mocks: RecordingMocks) -> pulumi.Output[None]:
-    fleet = build(load_spec(ROOT / "pulumi/fleets/lab.yaml"), pulumi.Output.secret(SECRET_HASH))
+def test_cloud_init_user_data_is_secret(
+    mocks: RecordingMocks, tmp_path: Path
+) -> pulumi.Output[None]:
+    fleet = build(load_spec(lab_fleet_copy(tmp_path)), pulumi.Output.secret(SECRET_HASH))
     flags = pulumi.Output.all(
         *[pulumi.Output.from_input(vm.user_data.is_secret()) for vm in fleet.vms]
     )
@@ -157,7 +183,7 @@ def test_cloud_init_user_data_is_secret(mocks: RecordingMocks) -> pulumi.Output[
         assert values
         assert all(values)
         disks = mocks.of_type("libvirt:index/cloudInitDisk:CloudInitDisk")
-        assert len(disks) == len(fleet.vms) == 12
+        assert len(disks) == len(fleet.vms) == 2
         for disk in disks:
             # What the engine receives: a secret envelope, encrypted in the state file.
             envelope = disk.inputs["userData"]
@@ -171,14 +197,13 @@ def test_cloud_init_user_data_is_secret(mocks: RecordingMocks) -> pulumi.Output[
 def test_an_overfull_fleet_fails_before_any_resource(mocks: RecordingMocks, tmp_path: Any) -> None:
     import yaml
 
-    raw = yaml.safe_load((ROOT / "pulumi/fleets/lab.yaml").read_text("utf-8"))
-    raw["tenants_file"] = str(ROOT / "inventory/lab/group_vars/all/tenants.yml")
-    ville_db = next(g for g in raw["groups"] if g["name"] == "ville-db")
-    ville_db["count"] = 40
-    ville_db["memory_gib"] = 2
-    path = tmp_path / "overfull.yaml"
+    path = lab_fleet_copy(tmp_path)
+    raw = yaml.safe_load(path.read_text("utf-8"))
+    ville_vm = next(g for g in raw["groups"] if g["name"] == "ville-vm")
+    ville_vm["count"] = 40
+    ville_vm["memory_gib"] = 2
     path.write_text(yaml.safe_dump(raw), "utf-8")
-    with pytest.raises(FleetError, match=r"group 'ville/ville-db': \d+ of 40 VMs do not fit"):
+    with pytest.raises(FleetError, match=r"group 'ville/ville-vm': \d+ of 40 VMs do not fit"):
         build(load_spec(path))
     assert mocks.resources == []
 
@@ -192,11 +217,10 @@ def test_the_program_entry_point_reads_its_stack_config(
 
     import yaml
 
-    raw = yaml.safe_load((ROOT / "pulumi/fleets/lab.yaml").read_text("utf-8"))
-    raw["tenants_file"] = str(ROOT / "inventory/lab/group_vars/all/tenants.yml")
-    next(g for g in raw["groups"] if g["name"] == "ville-web")["count"] = 2
+    path = lab_fleet_copy(tmp_path)
+    raw = yaml.safe_load(path.read_text("utf-8"))
+    next(g for g in raw["groups"] if g["name"] == "ville-vm")["count"] = 2
     lab_vms = sum(g["count"] for g in raw["groups"])
-    path = tmp_path / "lab-plus-one.yaml"
     path.write_text(yaml.safe_dump(raw), "utf-8")
     pulumi.runtime.set_config("fleet:spec", str(path))
     thresholds = gc.get_threshold()
@@ -211,9 +235,9 @@ def test_the_program_entry_point_reads_its_stack_config(
         gc.set_threshold(*thresholds)
 
     def check(_: list[Any]) -> None:
-        assert fleet.summary()["vms"] == lab_vms == 13
+        assert fleet.summary()["vms"] == lab_vms == 3
         assert (
-            "ville-web02"
+            "ville-vm02"
             in fleet.inventory["all"]["children"]["tenants"]["children"]["ville"]["hosts"]
         )
 

@@ -211,6 +211,17 @@ CASES: dict[str, tuple[Change, str]] = {
         ),
         "is not a room name",
     ),
+    # Names written into sshd's configuration (role ssh): a newline would add directives.
+    "sshd-forwarding-user": (
+        group_vars(
+            "hypervisors.yml", {"ssh_unix_socket_forwarding_users": ["fleet\nPermitRootLogin yes"]}
+        ),
+        "PermitRootLogin yes' is not an account or group name",
+    ),
+    "sshd-allowed-group": (
+        group_vars("hypervisors.yml", {"ssh_allow_groups_extra": "fleet"}),
+        "ssh_allow_groups_extra must be a list, got str 'fleet'",
+    ),
     # Inventory shape.
     "group-outside-tenants": (
         hosts(tenant_group_outside_tenants),
@@ -265,7 +276,7 @@ def test_a_template_in_tenant_data_never_runs(lab_copy: Path, tmp_path: Path) ->
 
 
 def test_public_prefixes_are_a_site_policy(lab_copy: Path) -> None:
-    tenant(0, ipv4="193.51.24.0/24")(lab_copy)
+    tenant(0, ipv4="193.51.24.0/24", gateway="193.51.24.254", resolvers=["193.51.24.1"])(lab_copy)
     rc, out = preflight(lab_copy)
     assert rc != 0
     assert "193.51.24.0/24 is public" in " ".join(out.split())

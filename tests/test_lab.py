@@ -7,10 +7,14 @@ time from ntp01.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +85,45 @@ def test_sysadmin_reaches_a_tenant_host_only_through_the_bastion() -> None:
     result = _ssh(target, "hostname", *jump)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ville-web01"
+
+
+def _open_libvirt_socket_over_ssh(key: Path, destination: str) -> str:
+    """Forward hv01's libvirtd socket as Pulumi's provider does (an SSH stream-local
+    forward, no command run), open it once, and return ssh's messages."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "libvirt.sock"
+        forward = ["-N", "-L", f"{local}:/run/libvirt/libvirt-sock"]
+        argv = traffic.ssh_argv(key, destination, "", *forward)[:-1]
+        ssh = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        try:
+            traffic.until(
+                lambda: local.exists() or ssh.poll() is not None, 20, f"{destination}: ssh"
+            )
+            assert local.exists(), f"{destination}: no forward ({ssh.poll()})"
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(3)
+                client.connect(str(local))
+                client.sendall(b"\0\0\0\x1c")  # the first word of a libvirt RPC call
+                with contextlib.suppress(TimeoutError, ConnectionResetError):
+                    client.recv(1)
+        finally:
+            ssh.terminate()
+            _, errors = ssh.communicate(timeout=10)
+    return errors
+
+
+def test_only_the_fleet_account_reaches_libvirt_over_an_ssh_socket_forward() -> None:
+    # Role ssh: AllowStreamLocalForwarding for ssh_unix_socket_forwarding_users only.
+    hv = LAB["hv01"]["site_address"]
+    fleet = _open_libvirt_socket_over_ssh(KEY.with_name("fleet"), f"fleet@{hv}")
+    assert "open failed" not in fleet, fleet
+    since = _podman("exec", "lab-hv01", "date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+    sysadmin = _open_libvirt_socket_over_ssh(KEY, f"exploit@{hv}")
+    assert "open failed" in sysadmin, sysadmin
+    # Refused by sshd's policy, not by the socket's permissions (the client sees the same
+    # "open failed" for both): sshd says so in its log.
+    log = _podman("exec", "lab-hv01", "journalctl", "--since", since, "--no-pager", "-q").stdout
+    assert "refused streamlocal port forward" in log, log[-2000:]
 
 
 @pytest.mark.parametrize("host", sorted(LAB))

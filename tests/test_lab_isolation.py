@@ -171,6 +171,9 @@ def fifth_tenant() -> Iterator[Path]:
             "name": "Bibliothèques de Paris",
             "vlan": 150,
             "ipv4": "10.210.50.0/24",
+            # The lab's routers: every lab network's gateway is lab-router's leg (.254).
+            "gateway": "10.210.50.254",
+            "resolvers": ["10.210.50.1"],
             "admin_group": "adm_bibliotheques",
             "backup_quota": "10G",
             "log_retention_days": 365,

@@ -149,6 +149,11 @@ def test_broken_networks_are_named(tenants: Any, expected: str) -> None:
         ("aphp-dpi01", (None, ["tenants", "aphp"]), "host 'aphp-dpi01' has no site_address"),
         ("aphp-dpi01", ("10.20.0.x", ["tenants", "aphp"]), "site_address '10.20.0.x' is not IPv4"),
         ("logs02", ("10.0.10.50", ["infra", "log_servers"]), "outside shared 'infra'"),
+        (
+            "aphp-dpi01",
+            ("10.20.0.1", ["tenants", "aphp"]),
+            "host 'aphp-dpi01': address 10.20.0.1 is the gateway of tenant 'aphp'",
+        ),
     ],
     ids=[
         "dup-address",
@@ -160,6 +165,7 @@ def test_broken_networks_are_named(tenants: Any, expected: str) -> None:
         "no-address",
         "bad-address",
         "shared-outside",
+        "the-gateway",
     ],
 )
 def test_broken_hosts_are_named(host: str, value: Any, expected: str) -> None:
@@ -210,6 +216,16 @@ def test_hypervisor_bridges_one_per_network_named_as_pulumi_names_them() -> None
     assert {b["bridge"] for b in bridges} == {services.bridge_name(110), services.bridge_name(30)}
 
 
+def test_a_hypervisors_own_network_is_not_taken_from_the_trunk() -> None:
+    from sitemodel import services
+
+    bridges = services.hypervisor_bridges(HV_TENANTS, HV_SHARED, "trunk", {}, None, "mgmt")
+    assert [(b["bridge"], b["port"], b["uplink"]) for b in bridges] == [
+        ("br110", "", "trunk"),
+        ("br30", "", ""),
+    ]
+
+
 @pytest.mark.parametrize(
     ("uplink", "ports", "expected"),
     [
@@ -226,3 +242,45 @@ def test_hypervisor_bridges_refuse_bad_interfaces(
 
     with pytest.raises(ValueError, match=re.escape(expected)):
         services.hypervisor_bridges(HV_TENANTS, HV_SHARED, uplink, ports)
+
+
+def test_gateway_and_resolvers_default_to_the_first_host() -> None:
+    model = parse_model(TENANTS, SHARED, HOSTS)
+    ville = model.by_id()["ville"]
+    assert str(ville.gateway) == "10.10.0.1"
+    assert [str(r) for r in ville.resolvers] == ["10.10.0.1"]
+
+
+def test_gateway_and_resolvers_as_the_site_gives_them() -> None:
+    tenants = tenants_with(1, gateway="10.20.255.254", resolvers=["10.0.20.53", "10.0.20.54"])
+    model = parse_model(tenants, SHARED, HOSTS)
+    aphp = model.by_id()["aphp"]
+    assert str(aphp.gateway) == "10.20.255.254"
+    assert [str(r) for r in aphp.resolvers] == ["10.0.20.53", "10.0.20.54"]
+    assert site_errors(model) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"gateway": "10.10.0.1"},
+            "tenant 'aphp': gateway 10.10.0.1 is not a host address of its prefix 10.20.0.0/16",
+        ),
+        ({"gateway": "10.20.255.255"}, "gateway 10.20.255.255 is not a host address"),
+        ({"gateway": "10.20.0.0"}, "gateway 10.20.0.0 is not a host address"),
+        (
+            {"gateway": "router; reboot"},
+            "tenant 'aphp': gateway 'router; reboot' is not an IPv4 address",
+        ),
+        ({"resolvers": "10.0.20.53"}, "tenant 'aphp' resolvers must be a list"),
+        (
+            {"resolvers": ["dns.example.com"]},
+            "tenant 'aphp': resolver 'dns.example.com' is not an IPv4",
+        ),
+    ],
+    ids=["other-prefix", "broadcast", "network", "not-an-address", "not-a-list", "a-name"],
+)
+def test_broken_gateways_and_resolvers_are_named(changes: dict[str, Any], expected: str) -> None:
+    found = errors(tenants=tenants_with(1, **changes))
+    assert any(expected in e for e in found), found

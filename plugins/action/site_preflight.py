@@ -49,6 +49,8 @@ options:
 MAX_NODES = 200_000
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 MISSING = object()
+# Role ssh's knobs that name accounts or groups (they are written into sshd's configuration).
+SSH_NAMES = ("ssh_allow_groups_extra", "ssh_unix_socket_forwarding_users")
 
 
 class TenantDataError(ValueError):
@@ -259,6 +261,7 @@ class ActionModule(ActionBase):
             "hardening_waivers",
             "site_room",
             "site_bmc",
+            *SSH_NAMES,
         )
         inputs: dict[str, HostInput] = {}
         for host in groups.get("all", []):
@@ -288,6 +291,7 @@ class ActionModule(ActionBase):
                 waivers=values["hardening_waivers"],
                 room=values["site_room"],
                 bmc=values["site_bmc"],
+                ssh_names={name: values[name] for name in SSH_NAMES},
             )
         return inputs
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 
 from fleet import libvirt
+from fleet.addressing import mac_address
 from fleet.spec import Hypervisor, VmGroup
 from sitemodel import Network
 
@@ -52,6 +53,8 @@ def cloud_config(name: str, admin_keys: Sequence[str], password_hash: str | None
     """First-boot configuration: the bootstrap sysadmin's keys; Ansible does the rest."""
     config: dict[str, object] = {
         "hostname": name,
+        # Always generated: cloud-init's default (en_US.UTF-8) is not, in the site's image.
+        "locale": "C.UTF-8",
         "ssh_pwauth": False,
         "disable_root": True,
         "users": [
@@ -68,21 +71,23 @@ def cloud_config(name: str, admin_keys: Sequence[str], password_hash: str | None
     return "#cloud-config\n" + json.dumps(config, indent=2, sort_keys=True)
 
 
-def gateway(network: Network) -> str:
-    """The network's first host: its router, which also relays DNS."""
-    return str(network.ipv4.network_address + 1)
-
-
 def network_config(address: str, network: Network) -> str:
-    """Static address in the tenant's prefix, default route and DNS via its router."""
+    """Static address in the tenant's prefix, default route via its router and its
+    resolvers, both from the site model. The NIC is found by its MAC (derived from the
+    address) and named ``primary``: Debian 12's cloud-init (22.4) renders a name match as
+    ``Name=primary`` for networkd, which no NIC has, so the VM came up with no network
+    (seen on a real VM); a MAC match with set-name is what every version renders right."""
     config = {
         "version": 2,
         "ethernets": {
             "primary": {
-                "match": {"name": "en*"},
+                "match": {"macaddress": mac_address(address)},
+                "set-name": "primary",
                 "addresses": [f"{address}/{network.ipv4.prefixlen}"],
-                "routes": [{"to": "default", "via": gateway(network)}],
-                "nameservers": {"addresses": [gateway(network)]},
+                # 0.0.0.0/0, not "default": Debian 12's cloud-init (22.4) refuses the
+                # latter and brings no interface up (seen on a real VM).
+                "routes": [{"to": "0.0.0.0/0", "via": str(network.gateway)}],
+                "nameservers": {"addresses": [str(r) for r in network.resolvers]},
             }
         },
     }
@@ -121,6 +126,7 @@ class VirtualMachine(pulumi.ComponentResource):
             disk.id,
             init.id,
             tenant_net.network.bridge,
+            mac_address(address),
             opts,
         )
         self.user_data = user_data

@@ -12,7 +12,9 @@ def ansible_inventory(
     spec: FleetSpec, placements: list[Placement], addresses: dict[str, str]
 ) -> dict[str, Any]:
     """YAML/JSON inventory: shared zones hold their role groups, tenants their hosts;
-    function groups (a tenant VM group's ``role``) gather hosts across tenants."""
+    function groups (a tenant VM group's ``role``) gather hosts across tenants; group
+    ``fleet_vms`` holds every VM this stack declares (libvirt domains, not machines: the
+    lab gives its software-emulated ones longer SSH timeouts there)."""
     shared: dict[str, dict[str, Any]] = {}
     tenants: dict[str, dict[str, Any]] = {}
     functions: dict[str, dict[str, Any]] = {}
@@ -31,5 +33,8 @@ def ansible_inventory(
         else:
             zone = shared.setdefault(net.id, {"children": {}})
             zone["children"].setdefault(p.group.role, {"hosts": {}})["hosts"][p.vm] = host
-    children: dict[str, Any] = {**shared, "tenants": {"children": tenants}, **functions}
+    every = {"fleet_vms": {"hosts": dict.fromkeys(p.vm for p in placements)}}
+    children: dict[str, Any] = {
+        **shared, "tenants": {"children": tenants}, **functions, **every
+    }  # fmt: skip
     return {"all": {"children": children}}

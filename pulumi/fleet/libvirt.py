@@ -86,6 +86,7 @@ def domain(
     volume_id: pulumi.Input[str],
     cloudinit_id: pulumi.Input[str],
     bridge: pulumi.Input[str],
+    mac: str,
     opts: pulumi.ResourceOptions,
 ) -> libvirt.Domain:
     return libvirt.Domain(
@@ -102,7 +103,13 @@ def domain(
         # bridged libvirt network comes back as its bridge: a diff on every preview, seen
         # with the real engine). No hostname/addresses: on a bridge libvirt ignores them
         # and a refresh reads them from DHCP leases (none). The address is cloud-init's.
-        network_interfaces=[libvirt.DomainNetworkInterfaceArgs(bridge=bridge)],
+        network_interfaces=[libvirt.DomainNetworkInterfaceArgs(bridge=bridge, mac=mac)],
         consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
+        # The provider's default is a SPICE display, which Debian 13's QEMU lacks without
+        # qemu-system-modules-spice ("spice graphics are not supported with this QEMU",
+        # seen with the real engine). A VNC display that listens nowhere: no port on the
+        # hypervisor, reachable only through libvirt's own connection (virsh domdisplay,
+        # virt-viewer over qemu+ssh); the serial console is the sysadmins' first resort.
+        graphics=libvirt.DomainGraphicsArgs(type="vnc", listen_type="none"),
         opts=opts,
     )

@@ -1,44 +1,28 @@
 """The fleet specification of a stack: hypervisors and VM groups, as data.
 
-Networks (tenants and shared zones) are not repeated here: the spec names the Ansible
-inventory's ``tenants.yml`` and the site model (sitemodel/) reads it, so Pulumi and
-Ansible share one copy of the tenant data.
+Networks (tenants and shared zones) and hypervisors are not repeated here: the spec names
+the Ansible inventory (``inventory``: its group ``hypervisors``, fleet/hypervisors.py)
+and its ``tenants.yml`` (the site model, sitemodel/, reads it), so Pulumi and Ansible
+share one copy of the machines and of the tenant data. The spec declares the VMs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
+from fleet.errors import FleetError
+from fleet.hypervisors import Hypervisor, Pool, inventory_hypervisors
 from sitemodel import Network, parse_model
 
-
-class FleetError(ValueError):
-    """A fleet specification that cannot be deployed; the message names the culprit."""
-
-
-@dataclass(frozen=True)
-class Pool:
-    name: str
-    path: str
-    capacity_gib: int
-
-
-@dataclass(frozen=True)
-class Hypervisor:
-    name: str
-    uri: str
-    room: str
-    feed: str
-    vcpu: int
-    memory_gib: int
-    pool: Pool
+__all__ = ["FleetError", "FleetSpec", "Hypervisor", "Pool", "VmGroup", "load_spec"]
 
 
 @dataclass(frozen=True)
@@ -105,46 +89,6 @@ def _positive(raw: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
-def _hypervisors(raw_list: list[Mapping[str, Any]]) -> list[Hypervisor]:
-    """Explicit entries, or ranges: ``name: hv-a{:03d}``, ``count``, ``first``, ``feeds``."""
-    result = []
-    for i, raw in enumerate(raw_list):
-        where = f"hypervisors[{i}]"
-        pool_raw = _require(raw, "pool", where)
-        pool = Pool(
-            str(_require(pool_raw, "name", f"{where}.pool")),
-            str(_require(pool_raw, "path", f"{where}.pool")),
-            _positive(pool_raw, "capacity_gib", f"{where}.pool"),
-        )
-        count = raw.get("count", 1)
-        feeds = raw.get("feeds") or [_require(raw, "feed", where)]
-        uri_format = str(_require(raw, "uri", where))
-        user = urlsplit(uri_format.replace("{name}", "hv")).username
-        if user == "root" or (uri_format.startswith("qemu+ssh://") and not user):
-            raise FleetError(
-                f"{where}: uri {uri_format!r} must name the fleet account "
-                "(qemu+ssh://fleet@<hv>/system): root SSH is forbidden on hypervisors"
-            )
-        for n in range(count):
-            index = raw.get("first", 1) + n
-            name = str(_require(raw, "name", where)).format(index)
-            result.append(
-                Hypervisor(
-                    name=name,
-                    uri=uri_format.format(name=name),
-                    room=str(_require(raw, "room", where)),
-                    feed=str(feeds[n % len(feeds)]),
-                    vcpu=_positive(raw, "vcpu", where),
-                    memory_gib=_positive(raw, "memory_gib", where),
-                    pool=pool,
-                )
-            )
-    duplicates = _duplicates(h.name for h in result)
-    if duplicates:
-        raise FleetError(f"duplicate hypervisor names: {', '.join(duplicates)}")
-    return result
-
-
 def _groups(
     raw_list: list[Mapping[str, Any]], networks: list[Network], images: Any
 ) -> list[VmGroup]:
@@ -190,8 +134,55 @@ def _groups(
     return groups
 
 
+def _relative_to(base: Path, value: str) -> str:
+    return value if Path(value).is_absolute() else str((base / value).resolve())
+
+
+def _uri_paths(uri: str, base: Path) -> str:
+    """A qemu+ssh URI's keyfile and knownhosts, relative to the fleet file, made absolute
+    (the provider runs elsewhere)."""
+    parts = urlsplit(uri)
+    if not parts.query:
+        return uri
+    query = [
+        (k, _relative_to(base, v) if k in ("keyfile", "knownhosts") else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+
+
+def _admin_keys(raw: Mapping[str, Any], base: Path, where: str) -> tuple[str, ...]:
+    """``admin_ssh_keys`` as given, then one key per line of each ``admin_ssh_key_files``
+    (paths relative to the fleet file: a key made on the machine, such as the lab's)."""
+    keys = [str(k) for k in raw.get("admin_ssh_keys", [])]
+    for name in raw.get("admin_ssh_key_files", []):
+        path = Path(_relative_to(base, str(name)))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise FleetError(
+                f"{where}: admin_ssh_key_files: cannot read {path} ({error.strerror})"
+            ) from None
+        keys += [line.strip() for line in text.splitlines() if line.strip()]
+    for key in keys:
+        if not key.startswith(("ssh-ed25519 ", "ecdsa-sha2-", "ssh-rsa ")) or "\n" in key:
+            raise FleetError(f"{where}: admin key {key[:40]!r} is not an OpenSSH public key")
+    return tuple(keys)
+
+
+def _inventory_hypervisors(raw: Mapping[str, Any], base: Path, where: str) -> list[Hypervisor]:
+    if "hypervisors" in raw:
+        raise FleetError(
+            f"{where}: 'hypervisors' is not a fleet file's: the hypervisors are the hosts of "
+            "the inventory's group hypervisors (name it with 'inventory')"
+        )
+    inventory = Path(_relative_to(base, str(_require(raw, "inventory", where))))
+    return inventory_hypervisors(inventory, str(_require(raw, "hypervisor_uri", where)), where)
+
+
 def load_spec(path: Path, stack: str | None = None) -> FleetSpec:
-    """Read a stack's fleet file; the tenants file path is relative to it."""
+    """Read a stack's fleet file; the paths it gives (tenants file, images, key files, a
+    URI's keyfile and knownhosts) are relative to it."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     where = str(path)
     tenants_file = (path.parent / str(_require(raw, "tenants_file", where))).resolve()
@@ -199,7 +190,10 @@ def load_spec(path: Path, stack: str | None = None) -> FleetSpec:
     model = parse_model(site.get("site_tenants"), site.get("site_shared_networks"))
     if model.errors:
         raise FleetError(f"{tenants_file}: " + "; ".join(model.errors))
-    images = dict(_require(raw, "images", where))
+    base = path.parent
+    images = {
+        str(k): _relative_to(base, str(v)) for k, v in dict(_require(raw, "images", where)).items()
+    }
     overcommit = raw.get("overcommit", {})
     spec = FleetSpec(
         stack=stack or path.stem,
@@ -208,9 +202,12 @@ def load_spec(path: Path, stack: str | None = None) -> FleetSpec:
         memory_overcommit=float(overcommit.get("memory", 1.0)),
         feed_diversity=bool(raw.get("feed_diversity", True)),
         images=images,
-        admin_ssh_keys=tuple(raw.get("admin_ssh_keys", [])),
+        admin_ssh_keys=_admin_keys(raw, base, where),
         networks=tuple(model.networks),
-        hypervisors=tuple(_hypervisors(_require(raw, "hypervisors", where))),
+        hypervisors=tuple(
+            dataclasses.replace(hv, uri=_uri_paths(hv.uri, base))
+            for hv in _inventory_hypervisors(raw, base, where)
+        ),
         groups=tuple(_groups(raw.get("groups", []), model.networks, images)),
         bridges=dict(raw.get("bridges", {})),
     )

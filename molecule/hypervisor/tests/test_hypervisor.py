@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from testkit import traffic
 from testkit.scenario import playbook
@@ -66,6 +69,17 @@ def test_a_qemu_domain_starts_on_a_site_bridge() -> None:
         ok("virsh -c qemu:///system destroy cs-probe")
 
 
+def test_check_mode_with_rules_to_change_changes_nothing() -> None:
+    # The role's handlers in --check: nothing loaded, no rollback timer armed or disarmed.
+    before = ok("nft list table inet cite_souveraine")
+    opening = {"firewall_openings": [{"name": "y", "port": 9998, "proto": "tcp", "from": ["all"]}]}
+    converge = ROOT / "molecule" / "hypervisor" / "converge.yml"
+    result = playbook(converge, "--check", "--tags", "firewall", "-e", json.dumps(opening))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(rf"{HV} : ok=\d+ changed=[1-9]", result.stdout), result.stdout[-2000:]
+    assert ok("nft list table inet cite_souveraine") == before
+
+
 def test_storage_pool_directory_and_libvirt_tables_survive_the_firewall() -> None:
     assert ok("stat -c '%U %a' /var/lib/libvirt/cs-test").split() == ["root", "711"]
     ok("nft add table inet libvirt_probe && nft add chain inet libvirt_probe forward")
@@ -77,3 +91,39 @@ def test_storage_pool_directory_and_libvirt_tables_survive_the_firewall() -> Non
     assert "table inet cite_souveraine" in tables
     assert "table inet libvirt_probe" in tables
     assert "dport 9999" in ok("nft list table inet cite_souveraine")
+
+
+def test_libvirtd_stopped_when_idle_is_no_change_and_answers_on_demand() -> None:
+    """Debian's libvirtd exits after 120 s idle: the next run must not see a change, and
+    the next client (Pulumi) must find it through its socket."""
+    ok("systemctl stop libvirtd.service")
+    assert traffic.in_container(HV, "systemctl is-active libvirtd.service").stdout.strip() in (
+        "inactive",
+        "failed",
+    )
+    converge = ROOT / "molecule" / "hypervisor" / "converge.yml"
+    check = playbook(converge, "--check", "--tags", "hypervisor")
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert re.search(rf"{HV} : ok=\d+ changed=0 ", check.stdout), check.stdout[-3000:]
+    assert ok("systemctl is-active libvirtd.socket").strip() == "active"
+    assert "Id" in ok("virsh -c qemu:///system list --all")
+
+
+BRIDGE_KEYS = ("iptables", "ip6tables", "arptables")
+
+
+def test_bridge_netfilter_is_off_at_boot() -> None:
+    conf = ok("cat /etc/sysctl.d/90-cite-hypervisor.conf").splitlines()
+    assert {f"net.bridge.bridge-nf-call-{k}=0" for k in BRIDGE_KEYS} <= set(conf)
+
+
+def test_bridge_netfilter_turned_on_is_turned_off_by_the_next_run() -> None:
+    # With br_netfilter loaded, bridged VM frames would cross the firewall's forward chain
+    # (policy drop): the lab's VMs were unreachable until the role set these keys.
+    if traffic.in_container(HV, "test -e /proc/sys/net/bridge").returncode != 0:
+        pytest.skip("br_netfilter is not loaded on this machine: no bridge keys to set")
+    ok(" ".join(["sysctl -qw", *(f"net.bridge.bridge-nf-call-{k}=1" for k in BRIDGE_KEYS)]))
+    result = playbook(ROOT / "molecule" / "hypervisor" / "converge.yml", "--tags", "hypervisor")
+    assert result.returncode == 0, result.stdout[-3000:]
+    for key in BRIDGE_KEYS:
+        assert ok(f"sysctl -n net.bridge.bridge-nf-call-{key}").strip() == "0", key

@@ -2,9 +2,12 @@
 // Terraform's libvirt provider v0.8.1 (the one behind pulumi-libvirt 0.5.4, archived
 // upstream) bridged with pulumi-terraform-bridge. Tokens and property names match the
 // pulumi_libvirt 0.5.4 Python SDK of requirements.txt (tools/pulumi/check_schema.py).
+// golang.org/x/crypto is raised to v0.59.0 (from the provider's v0.31.0): its SSH client
+// then speaks mlkem768x25519-sha256, the post-quantum key exchange role ssh offers on
+// Debian 13 hypervisors (v0.31.0 offers none of role ssh's: the lab's handshake failed).
 module cite-souveraine.local/tools/pulumi/libvirt
 
-go 1.23
+go 1.26.0
 
 require (
 	github.com/dmacvicar/terraform-provider-libvirt v0.8.1
@@ -165,17 +168,17 @@ require (
 	go.opentelemetry.io/otel/metric v1.24.0 // indirect
 	go.opentelemetry.io/otel/trace v1.24.0 // indirect
 	go.uber.org/atomic v1.9.0 // indirect
-	golang.org/x/crypto v0.31.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/exp v0.0.0-20240604190554-fc45aab8b7f8 // indirect
-	golang.org/x/mod v0.21.0 // indirect
-	golang.org/x/net v0.29.0 // indirect
+	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/oauth2 v0.22.0 // indirect
-	golang.org/x/sync v0.10.0 // indirect
-	golang.org/x/sys v0.28.0 // indirect
-	golang.org/x/term v0.27.0 // indirect
-	golang.org/x/text v0.21.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/time v0.5.0 // indirect
-	golang.org/x/tools v0.25.0 // indirect
+	golang.org/x/tools v0.52.0 // indirect
 	google.golang.org/api v0.169.0 // indirect
 	google.golang.org/appengine v1.6.8 // indirect
 	google.golang.org/genproto v0.0.0-20240311173647-c811ad7063a7 // indirect
