@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,19 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, **kwargs
     )
+
+
+FAILURE = re.compile(r"^(fatal: \[|failed: \[|ERROR!|An exception occurred)")
+
+
+def why_it_failed(result: subprocess.CompletedProcess[str]) -> str:
+    """What to show when an ansible-playbook run fails: each failing result (``fatal:``,
+    ``failed:``, ``ERROR!``) with the lines around it, since the end of the output is only the
+    recap, then the end of stdout and stderr."""
+    lines = result.stdout.splitlines()
+    starts = [i for i, line in enumerate(lines) if FAILURE.match(line)][:4]
+    shown = ["\n".join(lines[max(i - 2, 0) : i + 14]) for i in starts]
+    return "\n...\n".join([*shown, result.stdout[-1500:], result.stderr[-1500:]])
 
 
 def inventory_json(inventory: Path) -> dict[str, Any]:

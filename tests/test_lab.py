@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from compliance import summary
-from conftest import BIN, ROOT, inventory_json, run
+from conftest import BIN, ROOT, inventory_json, run, why_it_failed
 from testkit import traffic
 
 pytestmark = pytest.mark.lab
@@ -41,7 +41,7 @@ def _lab_is_up() -> None:
 
 def _recap(*extra: str) -> dict[str, tuple[int, int, int]]:
     result = run([str(BIN / "ansible-playbook"), "site.yml", *extra])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, why_it_failed(result)
     found = {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in RECAP.finditer(result.stdout)}
     assert set(found) == set(LAB), f"recap hosts {sorted(found)}"
     return found

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, inventory_json, run
+from conftest import BIN, ROOT, inventory_json, run, why_it_failed
 from testkit import traffic
 
 pytestmark = pytest.mark.lab
@@ -51,7 +51,7 @@ def test_restore_drill_passes_on_one_host_of_each_tenant() -> None:
             "restore_drill_backup_first=true",
         ]
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, why_it_failed(result)
     text = " ".join(result.stdout.split())
     for host in ONE_PER_TENANT:
         assert f"{host}: archive {host}-" in text
@@ -79,9 +79,7 @@ def test_no_tenant_reaches_another_tenants_repository(host: str) -> None:
 
 def _playbook(inventory: Path, *args: str) -> None:
     result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), *args])
-    failed = result.stdout.find("fatal: ")  # the failing task, not the recap
-    shown = result.stdout[max(failed - 1500, 0) : failed + 3000] if failed >= 0 else ""
-    assert result.returncode == 0, shown or result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, why_it_failed(result)
 
 
 def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from itertools import permutations
@@ -18,11 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, inventory_json, run
+from conftest import BIN, ROOT, inventory_json, run, why_it_failed
 from testkit import traffic
 
 pytestmark = pytest.mark.lab
 INVENTORY = inventory_json(ROOT / "inventory" / "lab")
+HYPERVISORS = sorted(INVENTORY.get("hypervisors", {}).get("hosts", []))
 HOSTVARS = INVENTORY["_meta"]["hostvars"]
 ANY = next(iter(HOSTVARS.values()))
 TENANTS = {t["id"]: t for t in ANY["site_tenants"]}
@@ -152,7 +154,7 @@ def test_zones_without_backup_clients_cannot_reach_the_backup_sshd(source: str) 
 
 # --- a fifth tenant, onboarded as data only --------------------------------------------------
 FIFTH = "bibliotheques"
-FIFTH_HOST, FIFTH_ADDRESS = "bib-web01", "10.210.50.11"
+FIFTH_HOST, FIFTH_ADDRESS, FIFTH_SUBNET = "bib-web01", "10.210.50.11", "10.210.50.0/24"
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +172,7 @@ def fifth_tenant() -> Iterator[Path]:
             "id": FIFTH,
             "name": "Bibliothèques de Paris",
             "vlan": 150,
-            "ipv4": "10.210.50.0/24",
+            "ipv4": FIFTH_SUBNET,
             # The lab's routers: every lab network's gateway is lab-router's leg (.254).
             "gateway": "10.210.50.254",
             "resolvers": ["10.210.50.1"],
@@ -190,16 +192,26 @@ def fifth_tenant() -> Iterator[Path]:
     try:
         for playbook in ("lab/up.yml", "playbooks/firewall.yml"):
             result = run([str(BIN / "ansible-playbook"), "-i", str(inventory), playbook])
-            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+            assert result.returncode == 0, why_it_failed(result)
         assert sh(FIFTH_HOST, traffic.listen("tcp", 443)).returncode == 0
         time.sleep(1)
         yield inventory
     finally:
         podman = str(ROOT / "lab" / "bin" / "podman")
         run([podman, "rm", "-f", f"lab-{FIFTH_HOST}"])
-        run([podman, "network", "disconnect", f"cs-{FIFTH}", "lab-router"])
-        run([podman, "network", "rm", f"cs-{FIFTH}"])
+        # The router's leg, and each hypervisor's trunk leg (lab/up.yml gave hv01 one).
+        for container in ("lab-router", *(f"lab-{h}" for h in HYPERVISORS)):
+            run([podman, "network", "disconnect", f"cs-{FIFTH}", container])
+        removed = run([podman, "network", "rm", f"cs-{FIFTH}"])
         shutil.rmtree(inventory, ignore_errors=True)
+        # Checked unless the set-up failed already (its error is the one to read).
+        if sys.exc_info()[0] is None:
+            assert removed.returncode == 0, f"cs-{FIFTH} left behind: {removed.stderr}"
+            # Its bridge went with it: nothing on this machine holds its subnet any more
+            # (a bridge left behind makes the next lab refuse to create that network).
+            held = run(["ip", "-o", "-4", "address", "show", "to", FIFTH_SUBNET])
+            assert held.returncode == 0, held.stderr
+            assert not held.stdout.strip(), held.stdout
 
 
 @pytest.mark.parametrize("tenant", sorted(TENANTS))
