@@ -163,6 +163,19 @@ def test_kernel_bound_units_are_skipped_not_failed_in_a_container(host, unit):
     assert host.run(f"systemctl is-failed {unit}").stdout.strip() != "failed"
 
 
+def test_usbguard_waits_for_a_usb_bus_and_udev_starts_it_when_one_appears(host):
+    """usbguard-daemon exits with an error on a kernel with no USB bus (the fleet's VMs):
+    its unit is skipped there by a condition, and udev starts it once a bus appears."""
+    # systemd loaded the drop-in (systemctl cat shows what the unit is made of).
+    unit = host.run("systemctl cat usbguard.service").stdout
+    assert "ConditionPathIsDirectory=/sys/bus/usb/devices" in unit
+    rules = "/etc/udev/rules.d/70-cite-usbguard.rules"
+    assert 'ENV{SYSTEMD_WANTS}+="usbguard.service"' in host.file(rules).content_string
+    if host.system_info.codename != "bookworm":  # udevadm verify: systemd 254 and later
+        verify = host.run(f"udevadm verify {rules}")
+        assert verify.rc == 0, verify.stdout + verify.stderr
+
+
 def test_aide_database_exists_with_strong_hashes(host):
     """Debian 13's container builds it in the background (hardening_aide_init_wait: false,
     as the lab's software-emulated VMs do): cite-aide-init.service, started once by the
