@@ -347,6 +347,11 @@ def test_the_lab_stack_for_real(lab: dict[str, Any]) -> None:
 def write_figures() -> None:
     rows = "\n".join(f"| {name} | {seconds:.0f} s |" for name, seconds in TIMES.items())
     scores = "\n".join(f"    {line}" for line in SCORES)
+    # tools/pulumi/build's record of each build of the engine on this machine (the cold one
+    # is a bare machine's: no Go module cache).
+    record = ROOT / ".cache" / "pulumi" / "log" / "builds.txt"
+    built = record.read_text("utf-8").splitlines()[-4:] if record.exists() else []
+    builds = "\n".join(f"    {line}" for line in built) or "    (no record on this machine)"
     FIGURES.write_text(
         "<!-- Written by tests/test_fleet_lab.py (make fleet-e2e); do not edit. -->\n"
         "# The fleet with a real Pulumi engine: last run "
@@ -356,6 +361,8 @@ def write_figures() -> None:
         "of two tenants from the image `make fleet-image` builds; site.yml converges them\n"
         "with the lab; the auditors judge ville-vm01.\n\n"
         f"| step | time |\n|---|---|\n{rows}\n\n"
-        f"The auditors on ville-vm01 (compliance/summary.py's line):\n\n{scores}\n",
+        f"The auditors on ville-vm01 (compliance/summary.py's line):\n\n{scores}\n\n"
+        "The engine's builds on this machine (`make fleet-engine`, tools/pulumi/build;\n"
+        f"the last ones):\n\n{builds}\n",
         encoding="utf-8",
     )

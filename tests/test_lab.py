@@ -126,6 +126,16 @@ def test_only_the_fleet_account_reaches_libvirt_over_an_ssh_socket_forward() -> 
     assert "refused streamlocal port forward" in log, log[-2000:]
 
 
+def test_udev_accepts_role_hardenings_usbguard_rule() -> None:
+    """The rule that starts USBGuard when a USB bus appears (role hardening), checked by
+    udev itself where udev runs: hv01 (libvirt brings udev; Debian 13's udevadm verifies
+    rules files, and fails a malformed one)."""
+    rules = "/etc/udev/rules.d/70-cite-usbguard.rules"
+    result = _podman("exec", "lab-hv01", "udevadm", "verify", rules)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: 1" in result.stdout, result.stdout
+
+
 @pytest.mark.parametrize("host", sorted(LAB))
 def test_ssh_audit_finds_no_failure_and_no_warning_on_every_host(host: str) -> None:
     result = run([str(BIN / "ssh-audit"), "--json", "--no-colors", LAB[host]["site_address"]])

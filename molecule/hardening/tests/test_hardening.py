@@ -171,9 +171,7 @@ def test_usbguard_waits_for_a_usb_bus_and_udev_starts_it_when_one_appears(host):
     assert "ConditionPathIsDirectory=/sys/bus/usb/devices" in unit
     rules = "/etc/udev/rules.d/70-cite-usbguard.rules"
     assert 'ENV{SYSTEMD_WANTS}+="usbguard.service"' in host.file(rules).content_string
-    if host.system_info.codename != "bookworm":  # udevadm verify: systemd 254 and later
-        verify = host.run(f"udevadm verify {rules}")
-        assert verify.rc == 0, verify.stdout + verify.stderr
+    # (udev checks the rule's syntax on the lab's hv01: tests/test_lab.py.)
 
 
 def test_aide_database_exists_with_strong_hashes(host):
