@@ -32,7 +32,8 @@ VENV         := .venv
 #   iptables                      netavark's firewall back-end ("netavark: No such file")
 #   debootstrap debian-archive-keyring   base images, checked against Debian's keys
 #   python3-venv                  the project's .venv
-#   iproute2                      lab/up.yml sets each lab host's route through the router
+#   iproute2                      lab/up.yml sets each lab host's route through the router;
+#                                 lab/down.yml deletes bridges a failed teardown left
 #   iputils-ping                  the controller's side of the ICMP tests
 #   openssh-client                ssh and ssh-keygen: the lab key, SSH tests, ssh-audit's peer
 #   nftables                      `nft -c` checks generated firewall rules in the unit tests
