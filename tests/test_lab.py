@@ -132,8 +132,9 @@ def test_udev_accepts_role_hardenings_usbguard_rule() -> None:
     rules files, and fails a malformed one)."""
     rules = "/etc/udev/rules.d/70-cite-usbguard.rules"
     result = _podman("exec", "lab-hv01", "udevadm", "verify", rules)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success: 1" in result.stdout, result.stdout
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "Success: 1" in said, said
 
 
 @pytest.mark.parametrize("host", sorted(LAB))
