@@ -8,6 +8,7 @@ proves that a failing assertion inside an Output does fail the test.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 from pulumi.runtime import rpc
 
 from conftest import ROOT, lab_fleet_copy
@@ -106,6 +108,53 @@ def test_lab_stack_resources(mocks: RecordingMocks, tmp_path: Path) -> pulumi.Ou
             domain = next(d for d in domains if d.name == disk.name)
             assert domain.inputs["networkInterfaces"][0]["mac"] == primary["match"]["macaddress"]
             assert primary["set-name"] == "primary"
+
+    return settled(fleet).apply(check)
+
+
+@pulumi.runtime.test
+def test_each_hypervisors_libvirt_operations_run_one_after_the_other(
+    mocks: RecordingMocks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> pulumi.Output[None]:
+    """What the engine is told (each registration's dependencies): per hypervisor, its pool,
+    its base image, then each VM's disk, cloud-init disk and domain, each after the one
+    before (the provider's connection hangs when uploads overlap: components.after). Where
+    the order is added (disk then cloud-init disk, a domain then the next VM's disk) it is
+    in no property's dependencies: an ordering, which can replace nothing."""
+    registered: dict[str, tuple[set[str], set[str]]] = {}
+    original = pulumi.runtime.mocks.MockMonitor.RegisterResource
+
+    def recording(monitor: Any, request: Any) -> Any:
+        response = original(monitor, request)
+        by_property = {u for deps in request.propertyDependencies.values() for u in deps.urns}
+        registered[response.urn] = (set(request.dependencies), by_property)
+        return response
+
+    monkeypatch.setattr(pulumi.runtime.mocks.MockMonitor, "RegisterResource", recording)
+    spec_file = lab_fleet_copy(tmp_path)
+    raw = yaml.safe_load(spec_file.read_text("utf-8"))
+    raw["groups"][1]["count"] = 2  # three VMs on hv01
+    spec_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    fleet = build(load_spec(spec_file, "lab"))
+
+    def urn(suffix: str) -> str:
+        (found,) = [u for u in registered if u.endswith(suffix)]
+        return found
+
+    def check(_: list[Any]) -> None:
+        assert len(fleet.placements) == 3
+        chain = [urn("$libvirt:index/pool:Pool::hv01-cs-lab")]
+        chain.append(urn("$libvirt:index/volume:Volume::hv01-base-debian12"))
+        added = []  # the orderings no property gives
+        for placement in fleet.placements:
+            disk = urn(f"$libvirt:index/volume:Volume::{placement.vm}-disk")
+            init = urn(f"$libvirt:index/cloudInitDisk:CloudInitDisk::{placement.vm}")
+            added += [(chain[-1], disk), (disk, init)] if len(chain) > 2 else [(disk, init)]
+            chain += [disk, init, urn(f"$libvirt:index/domain:Domain::{placement.vm}")]
+        for before, this in itertools.pairwise(chain):
+            assert before in registered[this][0], f"{this} does not wait for {before}"
+        for before, this in added:
+            assert before not in registered[this][1], f"{this} has a property of {before}"
 
     return settled(fleet).apply(check)
 
@@ -219,7 +268,7 @@ def test_the_program_entry_point_reads_its_stack_config(
 
     path = lab_fleet_copy(tmp_path)
     raw = yaml.safe_load(path.read_text("utf-8"))
-    next(g for g in raw["groups"] if g["name"] == "ville-vm")["count"] = 2
+    next(g for g in raw["groups"] if g["name"] == "aphp-vm")["count"] = 2
     lab_vms = sum(g["count"] for g in raw["groups"])
     path.write_text(yaml.safe_dump(raw), "utf-8")
     pulumi.runtime.set_config("fleet:spec", str(path))
@@ -237,8 +286,8 @@ def test_the_program_entry_point_reads_its_stack_config(
     def check(_: list[Any]) -> None:
         assert fleet.summary()["vms"] == lab_vms == 3
         assert (
-            "ville-vm02"
-            in fleet.inventory["all"]["children"]["tenants"]["children"]["ville"]["hosts"]
+            "aphp-vm02"
+            in fleet.inventory["all"]["children"]["tenants"]["children"]["aphp"]["hosts"]
         )
 
     return settled(fleet).apply(check)

@@ -13,8 +13,22 @@ from fleet.spec import Hypervisor, VmGroup
 from sitemodel import Network
 
 
+def after(opts: pulumi.ResourceOptions, previous: pulumi.Resource) -> pulumi.ResourceOptions:
+    """``opts``, once ``previous`` is done: one libvirt operation at a time per hypervisor.
+
+    The provider's one connection to a hypervisor (go-libvirt over qemu+ssh) can hang
+    when volume uploads and other calls overlap on it: seen with the real engine on hv01
+    (a cloud-init disk's upload complete on disk, its call never returning, and every call
+    after it waiting, 10 minutes), as terraform-provider-libvirt#594 reports for cloud-init
+    disks in parallel on a remote libvirt. Hypervisors still proceed in parallel, each with
+    its own connection. An ordering only (depends_on): no property depends on it, so it
+    shows in no diff and replaces nothing."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[previous]))
+
+
 class HypervisorStorage(pulumi.ComponentResource):
-    """The hypervisor's storage pool and one base volume per image."""
+    """The hypervisor's storage pool and one base volume per image, uploaded one after
+    the other (``last``: the operation a VM's first one waits for)."""
 
     def __init__(
         self, hv: Hypervisor, images: Mapping[str, str], provider: pulumi.ProviderResource
@@ -23,13 +37,12 @@ class HypervisorStorage(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         self.pool = libvirt.pool(f"{hv.name}-{hv.pool.name}", hv.pool.path, opts)
         self.pool_name: pulumi.Output[str] = self.pool.name
-        after_pool = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.pool])
-        self.base_volumes = {
-            image: libvirt.base_volume(
-                f"{hv.name}-base-{image}", self.pool.name, source, after_pool
+        self.last: pulumi.Resource = self.pool
+        self.base_volumes: dict[str, pulumi.CustomResource] = {}
+        for image, source in sorted(images.items()):
+            self.last = self.base_volumes[image] = libvirt.base_volume(
+                f"{hv.name}-base-{image}", self.pool.name, source, after(opts, self.last)
             )
-            for image, source in sorted(images.items())
-        }
         self.register_outputs({"pool": self.pool.name})
 
 
@@ -95,7 +108,8 @@ def network_config(address: str, network: Network) -> str:
 
 
 class VirtualMachine(pulumi.ComponentResource):
-    """A VM: its disk cloned from the base image, its cloud-init disk, its domain."""
+    """A VM: its disk cloned from the base image, its cloud-init disk, its domain, made
+    one after the other once ``previous`` (its hypervisor's last operation) is done."""
 
     def __init__(
         self,
@@ -108,15 +122,18 @@ class VirtualMachine(pulumi.ComponentResource):
         domain_type: str,
         user_data: pulumi.Output[str],
         provider: pulumi.ProviderResource,
+        previous: pulumi.Resource,
     ) -> None:
         super().__init__("cite:fleet:VirtualMachine", name)
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         self.tenant = network.id
         self.address = address
         base = storage.base_volumes[group.image]
-        disk = libvirt.disk_volume(f"{name}-disk", storage.pool_name, base.id, group.disk_gib, opts)
+        disk = libvirt.disk_volume(
+            f"{name}-disk", storage.pool_name, base.id, group.disk_gib, after(opts, previous)
+        )
         init = libvirt.cloud_init(
-            name, storage.pool_name, user_data, network_config(address, network), opts
+            name, storage.pool_name, user_data, network_config(address, network), after(opts, disk)
         )
         self.domain = libvirt.domain(
             name,
@@ -127,7 +144,7 @@ class VirtualMachine(pulumi.ComponentResource):
             init.id,
             tenant_net.network.bridge,
             mac_address(address),
-            opts,
+            after(opts, init),
         )
         self.user_data = user_data
         self.register_outputs({"address": address, "tenant": network.id})

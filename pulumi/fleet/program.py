@@ -61,6 +61,8 @@ def build(spec: FleetSpec, password_hash: pulumi.Output[str] | None = None) -> F
         for net in spec.networks:
             bridge = spec.bridges.get(net.id, bridge_name(net.vlan))
             fleet.networks[(hv.name, net.id)] = TenantNetwork(hv, net, bridge, providers[hv.name])
+    # Each hypervisor's libvirt operations in a chain (components.after).
+    last = {name: storage.last for name, storage in fleet.storage.items()}
     for p in placements:
         network = spec.network(p.group.network)
         fleet.vms.append(
@@ -74,6 +76,8 @@ def build(spec: FleetSpec, password_hash: pulumi.Output[str] | None = None) -> F
                 spec.domain_type,
                 _user_data(p.vm, spec, password_hash),
                 providers[p.hypervisor.name],
+                last[p.hypervisor.name],
             )
         )
+        last[p.hypervisor.name] = fleet.vms[-1].domain
     return fleet
