@@ -174,6 +174,15 @@ def test_usbguard_waits_for_a_usb_bus_and_udev_starts_it_when_one_appears(host):
     # (udev checks the rule's syntax on the lab's hv01: tests/test_lab.py.)
 
 
+def test_usbguards_dbus_bridge_is_masked_and_not_failed(host):
+    """The D-Bus bridge serves desktop prompts (none on a server); enabled by the package,
+    it failed at every boot where the daemon is skipped (a container, a VM)."""
+    unit = "usbguard-dbus.service"
+    state = host.run(f"systemctl show -P LoadState,ActiveState {unit}").stdout.split()
+    assert state == ["masked", "inactive"], state
+    assert host.run(f"systemctl start {unit}").rc != 0  # masked: refused
+
+
 def test_aide_database_exists_with_strong_hashes(host):
     """Debian 13's container builds it in the background (hardening_aide_init_wait: false,
     as the lab's software-emulated VMs do): cite-aide-init.service, started once by the
