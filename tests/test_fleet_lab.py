@@ -321,11 +321,20 @@ def test_the_lab_stack_for_real(lab: dict[str, Any]) -> None:
     )
 
     # The auditors on a real machine: the rules no container can show are judged here.
+    # They get both of this machine's cores: the other VM, still building its own AIDE
+    # database under emulation, is paused meanwhile (it took one core of two: 2026-12-01).
     REPORTS.mkdir(parents=True, exist_ok=True)
-    judged = playbook(
-        "playbooks/compliance.yml", "-e", "compliance_hosts=ville-vm01",
-        "-e", f"compliance_report_dir={REPORTS}", label="auditors on ville-vm01",
-    )  # fmt: skip
+    others = [vm for vm in vms if vm != "ville-vm01"]
+    for vm in others:
+        virsh(f"suspend {vm}")
+    try:
+        judged = playbook(
+            "playbooks/compliance.yml", "-e", "compliance_hosts=ville-vm01",
+            "-e", f"compliance_report_dir={REPORTS}", label="auditors on ville-vm01",
+        )  # fmt: skip
+    finally:
+        for vm in others:
+            virsh(f"resume {vm}")
     assert judged.returncode == 0, why_it_failed(judged)
     verdict = json.loads((REPORTS / "summary.json").read_text("utf-8"))["ville-vm01"]
     SCORES.extend((REPORTS / "summary.txt").read_text("utf-8").splitlines())
