@@ -152,15 +152,31 @@ def test_auditd_has_the_bp028_rules_and_is_enabled(host):
     assert host.service("auditd").is_enabled
 
 
+def _unit_state(host, unit: str) -> dict[str, str]:
+    shown = host.run(
+        f"systemctl show -p ActiveState,SubState,ConditionResult,MainPID,DropInPaths {unit}"
+    )
+    return dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+
+
 @pytest.mark.parametrize("unit", ["auditd.service", "acct.service", "usbguard.service"])
 def test_kernel_bound_units_are_skipped_not_failed_in_a_container(host, unit):
     """Enabled (a real host runs them), but a container does not own the kernel's audit,
-    accounting or USB: a start is skipped by its condition, and the unit is never left
-    failed (role base; the monitoring would raise SystemdUnitFailed on every lab host)."""
+    accounting or USB: not running, a start is skipped by its condition, and the unit is
+    never left failed (role base; the monitoring would raise SystemdUnitFailed on every lab
+    host). Not running before the start matters: a unit systemd wrongly holds active (a
+    forking daemon whose child it lost) makes every start a no-op that reads no condition."""
     assert host.service(unit).is_enabled
-    assert host.run(f"systemctl start {unit}").rc == 0
-    assert host.run(f"systemctl show -P ConditionResult {unit}").stdout.strip() == "no"
-    assert host.run(f"systemctl is-failed {unit}").stdout.strip() != "failed"
+    status = host.run(f"systemctl status --no-pager --lines 15 {unit}").stdout
+    before = _unit_state(host, unit)
+    assert f"/etc/systemd/system/{unit}.d/cite-container.conf" in before["DropInPaths"].split()
+    assert before["ActiveState"] == "inactive", f"{unit} before any start: {before}\n{status}"
+    started = host.run(f"systemctl start {unit}")
+    after = _unit_state(host, unit)
+    assert started.rc == 0, started.stderr
+    assert (after["ActiveState"], after["ConditionResult"]) == ("inactive", "no"), (
+        f"{unit} after a start: {after}\n{status}"
+    )
 
 
 def test_usbguard_waits_for_a_usb_bus_and_udev_starts_it_when_one_appears(host):
