@@ -9,8 +9,8 @@
 # is ever probed. The packages are the lab images' (packages.txt) plus vm-packages.txt, so
 # that a VM on an isolated tenant network converges without reaching a mirror.
 #
-# The image is rebuilt only when it is missing or its recipe (this script, both package
-# lists, the suite) changed: the recipe hash is kept beside it, in OUTPUT.recipe.
+# The image is rebuilt only when it is missing or its recipe (this script, its GRUB settings,
+# both package lists, the suite) changed: the recipe hash is kept beside it, in OUTPUT.recipe.
 #
 # usage: lab/images/vm-image.sh SUITE OUTPUT.qcow2
 # env:   LAB_DEBIAN_MIRROR   mirror URL (default: the one this machine's apt sources use)
@@ -31,7 +31,7 @@ done
 
 mirror=${LAB_DEBIAN_MIRROR:-$(python3 "$here/../apt_mirror.py")}
 packages=$(cat "$here/packages.txt" "$here/vm-packages.txt" | grep -Ev '^\s*(#|$)' | paste -sd, -)
-recipe=$(cat "$here/vm-image.sh" "$here/packages.txt" "$here/vm-packages.txt" <(echo "$suite") \
+recipe=$(cat "$here/vm-image.sh" "$here/vm-grub.cfg" "$here/packages.txt" "$here/vm-packages.txt" <(echo "$suite") \
     | sha256sum | cut -c1-16)
 if [ -f "$out" ] && [ "$(cat "$out.recipe" 2>/dev/null)" = "$recipe" ] && [ "${LAB_IMAGE_FORCE:-0}" != 1 ]; then
     echo "image $out is up to date (recipe $recipe)"
@@ -144,13 +144,7 @@ for unit in systemd-networkd.service:multi-user.target systemd-networkd.socket:s
     ln -sf "/lib/systemd/system/${unit%%:*}" "$root/etc/systemd/system/${unit#*:}.wants/${unit%%:*}"
 done
 # GRUB on the disk, its menu and the kernel's console on the serial port (virsh console).
-cat > "$root/etc/default/grub.d/90-cite-souveraine.cfg" <<'CFG'
-GRUB_TIMEOUT=1
-GRUB_TERMINAL=serial
-GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
-GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"
-GRUB_DISABLE_OS_PROBER=true
-CFG
+install -m 0644 "$here/vm-grub.cfg" "$root/etc/default/grub.d/90-cite-souveraine.cfg"
 # The chroot's /dev is its own: the disk's nodes and the by-uuid links GRUB's scripts look
 # for (no udev makes them here), so that the menu names the root by UUID and nothing is
 # added to this machine's /dev.

@@ -19,7 +19,7 @@ ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 
 
 def test_kernel_and_network_parameters_are_configured(host):
-    conf = host.file("/etc/sysctl.d/90-cite-hardening.conf")
+    conf = host.file("/etc/sysctl.d/zz-cite-hardening.conf")
     assert conf.mode == 0o644
     for line in (
         "kernel.kptr_restrict = 2",
@@ -30,6 +30,31 @@ def test_kernel_and_network_parameters_are_configured(host):
         "net.ipv6.conf.all.accept_ra = 0",
     ):
         assert line in conf.content_string.splitlines()
+
+
+def _sysctl_assignments(text: str) -> dict[str, str]:
+    """key -> value of a sysctl.d text, the last assignment of a key winning."""
+    found: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        found[key.strip().lstrip("-")] = " ".join(value.split())
+    return found
+
+
+def test_the_roles_kernel_parameters_are_the_last_word(host):
+    """systemd-sysctl (at boot) and sysctl --system apply every sysctl.d file in the order of
+    their names, and the last value of a key wins. Debian 12's 99-protect-links.conf
+    (fs.protected_fifos = 1) came after the role's file and undid it (OpenSCAP on a VM)."""
+    merged = host.run("/lib/systemd/systemd-sysctl --cat-config")
+    assert merged.rc == 0, merged.stderr
+    ours = _sysctl_assignments(host.file("/etc/sysctl.d/zz-cite-hardening.conf").content_string)
+    assert ours["fs.protected_fifos"] == "2"
+    effective = _sysctl_assignments(merged.stdout)
+    assert {key: effective[key] for key in ours} == ours
+    assert not host.file("/etc/sysctl.d/90-cite-hardening.conf").exists
 
 
 def test_unused_kernel_modules_cannot_load(host):
