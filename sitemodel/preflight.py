@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sitemodel import services
+from sitemodel import hardening, services
 from sitemodel.firewall import Index, plan
 from sitemodel.model import UNIX_GROUP, Host, Policy, SiteModel, kind_of, parse_model
 from sitemodel.validate import site_errors
@@ -45,6 +45,8 @@ class HostInput:
     bmc: Any = None
     # ssh: knobs naming accounts or groups written into sshd's configuration.
     ssh_names: Mapping[str, Any] = field(default_factory=dict)
+    # hardening: the knobs written into files the system reads as code (hardening.KNOBS).
+    hardening: Mapping[str, Any] = field(default_factory=dict)
     # A value of this host that could not be rendered (the message says which).
     error: str = ""
 
@@ -159,6 +161,20 @@ def _ssh_names(inputs: HostInput, name: str, report: Report) -> None:
             )
 
 
+def _hardening(
+    inputs: HostInput, name: str, report: Report, cache: dict[tuple[int, ...], list[str]]
+) -> None:
+    """Role hardening's values, checked once per distinct set of objects: hosts that take
+    them from the same group or from the role's defaults share the very same objects (the
+    inputs keep them alive, so no identity is reused while the cache lives)."""
+    values = inputs.hardening
+    key = tuple(id(values.get(knob)) for knob in hardening.KNOBS)
+    if key not in cache:
+        cache[key] = hardening.input_errors(values)
+    for problem in cache[key]:
+        report.host(name, problem)
+
+
 def check_model(
     tenants: Any,
     shared: Any,
@@ -172,10 +188,12 @@ def check_model(
 
 
 def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
-    """Each host's plan (firewall, waivers, mirror), on a model without errors."""
+    """Each host's plan (firewall, waivers, mirror, hardening values), on a model without
+    errors."""
     report = Report()
     index = Index(model)
     plans: dict[str, str | None] = {}
+    checked: dict[tuple[int, ...], list[str]] = {}
     for name, inputs in hosts.items():
         if inputs.error:
             report.host(name, inputs.error)
@@ -191,6 +209,7 @@ def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
         for problem in services.placement_errors(name, inputs.room, inputs.bmc):
             report.host(name, problem)
         _ssh_names(inputs, name, report)
+        _hardening(inputs, name, report, checked)
     return report.messages()
 
 

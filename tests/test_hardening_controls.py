@@ -17,8 +17,8 @@ import yaml
 from conftest import ROOT
 
 TASKS = ROOT / "roles" / "hardening" / "tasks"
-# The role's own machinery, not BP-028 controls: facts, the waivers' check and record.
-FRAMEWORK = {"main.yml", "facts.yml", "waivers.yml", "waivers_record.yml"}
+# The role's own machinery, not BP-028 controls: facts, the inputs' and waivers' checks, the record.
+FRAMEWORK = {"main.yml", "facts.yml", "inputs.yml", "waivers.yml", "waivers_record.yml"}
 NAMED = re.compile(r"^(R\d+( R\d+)*|Banner|USB) \| \S")
 
 

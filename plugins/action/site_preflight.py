@@ -23,6 +23,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
+from sitemodel.hardening import KNOBS as HARDENING_KNOBS
 from sitemodel.model import parse_policy
 from sitemodel.preflight import HostInput, check_hosts, check_model
 
@@ -262,6 +263,7 @@ class ActionModule(ActionBase):
             "site_room",
             "site_bmc",
             *SSH_NAMES,
+            *HARDENING_KNOBS,
         )
         inputs: dict[str, HostInput] = {}
         for host in groups.get("all", []):
@@ -292,6 +294,7 @@ class ActionModule(ActionBase):
                 room=values["site_room"],
                 bmc=values["site_bmc"],
                 ssh_names={name: values[name] for name in SSH_NAMES},
+                hardening={name: values[name] for name in HARDENING_KNOBS},
             )
         return inputs
 
