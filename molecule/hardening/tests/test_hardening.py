@@ -124,10 +124,31 @@ def test_no_core_dumps_and_idle_shells_end(host):
         in host.file("/etc/systemd/coredump.conf.d/cite-hardening.conf").content_string
     )
     profile = host.file("/etc/profile.d/cite-hardening.sh").content_string
-    assert "TMOUT=600" in profile
+    # The form OpenSCAP's accounts_tmout reads, for bash; the POSIX form for sh.
+    assert re.search(r"^\s*declare -xr TMOUT=600\b", profile, re.M)
     assert "readonly TMOUT" in profile
     assert "umask 077" in profile
     assert host.check_output("bash -lc 'umask'") == "0077"
+    # Read-only and exported in both login shells (bash prints -rx); sh reads profile.d too.
+    assert host.check_output("bash -lc 'declare -p TMOUT'") == 'declare -rx TMOUT="600"'
+    assert host.check_output("sh -lc 'echo $TMOUT'") == "600"
+    assert "TMOUT" in host.check_output("sh -lc 'readonly -p'")
+
+
+def test_root_logins_on_a_terminal_are_refused_and_root_is_locked_after_failures(host):
+    securetty = host.file("/etc/securetty")
+    assert securetty.content_string == "\n"
+    assert (securetty.user, securetty.mode) == ("root", 0o600)
+    faillock = host.file("/etc/security/faillock.conf").content_string
+    assert re.search(r"^even_deny_root$", faillock, re.M)
+    assert re.search(r"^root_unlock_time = 60$", faillock, re.M)
+
+
+def test_a_tool_directory_left_open_in_a_home_is_closed(host):
+    # prepare.yml made it 0755, as Mitogen leaves ~/.ansible.
+    opened = host.file("/home/outsider/.ansible")
+    assert opened.is_directory
+    assert opened.mode & 0o027 == 0, oct(opened.mode)
 
 
 def test_sensitive_files_and_cron_are_restricted(host):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def test_effective_configuration(host):
         line.split(" ", 1) for line in host.check_output("sshd -T").splitlines() if " " in line
     )
     assert effective["permitrootlogin"] == "no"
+    # What auditors read: the main file says it too (OpenSCAP's sshd_disable_root_login).
+    main = host.file("/etc/ssh/sshd_config").content_string
+    assert re.findall(r"^\s*PermitRootLogin\s+(\S+)", main, re.M) == ["no"]
     assert effective["passwordauthentication"] == "no"
     assert effective["kbdinteractiveauthentication"] == "no"
     assert effective["authenticationmethods"] == "publickey"
