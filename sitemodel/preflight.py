@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sitemodel import hardening, services
+from sitemodel import inputs as role_inputs
+from sitemodel import services
 from sitemodel.firewall import Index, plan
 from sitemodel.model import UNIX_GROUP, Host, Policy, SiteModel, kind_of, parse_model
 from sitemodel.validate import site_errors
@@ -45,8 +46,8 @@ class HostInput:
     bmc: Any = None
     # ssh: knobs naming accounts or groups written into sshd's configuration.
     ssh_names: Mapping[str, Any] = field(default_factory=dict)
-    # hardening: the knobs written into files the system reads as code (hardening.KNOBS).
-    hardening: Mapping[str, Any] = field(default_factory=dict)
+    # The roles' knobs written into files the system reads as code (sitemodel.inputs).
+    knobs: Mapping[str, Any] = field(default_factory=dict)
     # A value of this host that could not be rendered (the message says which).
     error: str = ""
 
@@ -161,16 +162,16 @@ def _ssh_names(inputs: HostInput, name: str, report: Report) -> None:
             )
 
 
-def _hardening(
+def _knobs(
     inputs: HostInput, name: str, report: Report, cache: dict[tuple[int, ...], list[str]]
 ) -> None:
-    """Role hardening's values, checked once per distinct set of objects: hosts that take
-    them from the same group or from the role's defaults share the very same objects (the
+    """The roles' knobs, checked once per distinct set of objects: hosts that take them
+    from the same group or from the roles' defaults share the very same objects (the
     inputs keep them alive, so no identity is reused while the cache lives)."""
-    values = inputs.hardening
-    key = tuple(id(values.get(knob)) for knob in hardening.KNOBS)
+    values = inputs.knobs
+    key = tuple(id(values.get(knob)) for knob in role_inputs.KNOBS)
     if key not in cache:
-        cache[key] = hardening.input_errors(values)
+        cache[key] = role_inputs.input_errors(values)
     for problem in cache[key]:
         report.host(name, problem)
 
@@ -188,7 +189,7 @@ def check_model(
 
 
 def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
-    """Each host's plan (firewall, waivers, mirror, hardening values), on a model without
+    """Each host's plan (firewall, waivers, mirror, the roles' knobs), on a model without
     errors."""
     report = Report()
     index = Index(model)
@@ -209,7 +210,7 @@ def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
         for problem in services.placement_errors(name, inputs.room, inputs.bmc):
             report.host(name, problem)
         _ssh_names(inputs, name, report)
-        _hardening(inputs, name, report, checked)
+        _knobs(inputs, name, report, checked)
     return report.messages()
 
 

@@ -23,7 +23,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from sitemodel.hardening import KNOBS as HARDENING_KNOBS
+from sitemodel.inputs import KNOBS, MODEL_DEFAULTS, ROLES
 from sitemodel.model import parse_policy
 from sitemodel.preflight import HostInput, check_hosts, check_model
 
@@ -43,7 +43,7 @@ options:
     description: Roles whose defaults and vars the checked values fall back on.
     type: list
     elements: str
-    default: [firewall, hardening]
+    default: the roles of sitemodel.inputs.ROLES
 """
 
 # Expanded size above which tenant data is refused (aliases that multiply: "billion laughs").
@@ -139,7 +139,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         start = time.monotonic()
-        roles = self._task.args.get("roles", ["firewall", "hardening"])
+        roles = self._task.args.get("roles", list(ROLES))
         defaults: dict[str, Any] = {}
         role_vars: dict[str, Any] = {}
         for role in roles:
@@ -263,7 +263,6 @@ class ActionModule(ActionBase):
             "site_room",
             "site_bmc",
             *SSH_NAMES,
-            *HARDENING_KNOBS,
         )
         inputs: dict[str, HostInput] = {}
         for host in groups.get("all", []):
@@ -272,6 +271,12 @@ class ActionModule(ActionBase):
             variables = {**defaults, **hostvars.raw_get(host), "hostvars": hostvars}
             try:
                 values = {name: renderer.render(variables.get(name), variables) for name in wanted}
+                knobs = {
+                    name: renderer.render(variables[name], variables)
+                    for name in KNOBS
+                    if name in variables
+                    and not (name in MODEL_DEFAULTS and variables[name] is defaults.get(name))
+                }
                 controls = renderer.render(controls_spec, {**variables, **role_vars})
             except AnsibleError as exc:
                 inputs[host] = HostInput(
@@ -294,7 +299,7 @@ class ActionModule(ActionBase):
                 room=values["site_room"],
                 bmc=values["site_bmc"],
                 ssh_names={name: values[name] for name in SSH_NAMES},
-                hardening={name: values[name] for name in HARDENING_KNOBS},
+                knobs=knobs,
             )
         return inputs
 

@@ -200,7 +200,8 @@ def test_auditd_has_the_bp028_rules_and_is_enabled(host):
 
 def _unit_state(host, unit: str) -> dict[str, str]:
     shown = host.run(
-        f"systemctl show -p ActiveState,SubState,ConditionResult,MainPID,DropInPaths {unit}"
+        "systemctl show -p ActiveState,SubState,ConditionResult,MainPID,DropInPaths,"
+        f"TimeoutStopUSec {unit}"
     )
     return dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
 
@@ -216,6 +217,8 @@ def test_kernel_bound_units_are_skipped_not_failed_in_a_container(host, unit):
     status = host.run(f"systemctl status --no-pager --lines 15 {unit}").stdout
     before = _unit_state(host, unit)
     assert f"/etc/systemd/system/{unit}.d/cite-container.conf" in before["DropInPaths"].split()
+    # A stop that systemd cannot see end (cgroup v1 in a container) gives up in seconds.
+    assert before["TimeoutStopUSec"] == "5s", before
     assert before["ActiveState"] == "inactive", f"{unit} before any start: {before}\n{status}"
     started = host.run(f"systemctl start {unit}")
     after = _unit_state(host, unit)

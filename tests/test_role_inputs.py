@@ -1,7 +1,8 @@
-"""Role hardening's values that reach files the system reads as code (sitemodel/hardening.py):
-GRUB's drop-in is sourced by a root shell, /etc/profile.d by every login shell, modprobe runs
-install lines, sudoers and sysctl.d take one setting per line. Hostile values are refused
-with the knob named, by the function, by the role on its own, and by the site's preflight."""
+"""The roles' knobs that reach files the system reads as code (sitemodel/inputs.py): GRUB's
+drop-in is sourced by a root shell, /etc/profile.d by every login shell, modprobe runs
+install lines, apt.conf, deb822 sources, sshd, fail2ban, rsyslog, systemd units, logrotate,
+chrony, auditd and sysctl.d take one setting per line. Hostile values are refused with the
+knob named, by the function, by role hardening on its own, and by the site's preflight."""
 
 from __future__ import annotations
 
@@ -12,11 +13,25 @@ import pytest
 import yaml
 
 from conftest import BIN, ROOT, edit_yaml, preflight, run
-from sitemodel.hardening import KNOBS, input_errors
+from sitemodel.inputs import KNOBS, ROLES, input_errors
 
-DEFAULTS = yaml.safe_load((ROOT / "roles/hardening/defaults/main.yml").read_text("utf-8"))
-# The two group knobs default to a template naming base_admin_group.
-RENDERED = {**DEFAULTS, "hardening_sudo_group": "sysadmins", "hardening_su_group": "sysadmins"}
+DEFAULTS: dict[str, Any] = {}
+for _role in ROLES:
+    DEFAULTS.update(
+        yaml.safe_load((ROOT / "roles" / _role / "defaults/main.yml").read_text("utf-8")) or {}
+    )
+# Defaults that are templates, as they render in the lab.
+RENDERED = {
+    **DEFAULTS,
+    "hardening_sudo_group": "sysadmins",
+    "hardening_su_group": "sysadmins",
+    "base_apt_mirror": "http://deb.debian.org/debian",
+    "base_apt_security_mirror": "http://deb.debian.org/debian-security",
+    "logging_tls_dir": "/etc/cite/pki",
+    "log_server_tls_dir": "/etc/cite/pki",
+    "time_ntp_servers": ["10.210.1.13"],
+    "time_serve_networks": ["10.210.0.0/24", "10.210.10.0/24"],
+}
 
 HOSTILE: dict[str, tuple[str, Any, str]] = {
     "grub-command-substitution": (
@@ -53,10 +68,10 @@ HOSTILE: dict[str, tuple[str, Any, str]] = {
     "sudo-group-arguments": (
         "hardening_sudo_group",
         "root --remove /usr/bin/sudo",
-        "is not a group name",
+        "is not a name",
     ),
-    "su-group-newline": ("hardening_su_group", "wheel\nauth sufficient", "is not a group name"),
-    "cron-allow-newline": ("hardening_cron_allow", ["root\nmallory"], "is not an account name"),
+    "su-group-newline": ("hardening_su_group", "wheel\nauth sufficient", "is not a name"),
+    "cron-allow-newline": ("hardening_cron_allow", ["root\nmallory"], "is not a name"),
     "package-option": (
         "hardening_installed_packages",
         ["-oAPT::Update::Pre-Invoke::=id"],
@@ -71,9 +86,55 @@ HOSTILE: dict[str, tuple[str, Any, str]] = {
     "fstab-mount-point": ("hardening_mount_options", {"tmp": ["nodev"]}, "is not an absolute"),
     "aide-newline": ("hardening_aide_checksums", "sha256\n!/etc", "AIDE checksums"),
     "list-as-string": ("hardening_kernel_cmdline", "pti=on", "must be a list, got str"),
+    # Beyond role hardening: apt, unattended-upgrades, sshd, fail2ban, units, chrony, audit.
+    "apt-mirror-trusted": (
+        "base_apt_mirror",
+        "http://mirror.example/debian\nTrusted: yes",
+        "is not a URL",
+    ),
+    "unattended-origin-quote": (
+        "base_unattended_origins",
+        ['origin=Debian";};DPkg::Pre-Invoke{"touch /tmp/cs-pwned'],
+        "is not an origin pattern",
+    ),
+    "fail2ban-ignorecommand": (
+        "ssh_fail2ban_ignoreip",
+        ["127.0.0.1/8\nignorecommand = touch /tmp/cs-pwned"],
+        "is not an IP address or network",
+    ),
+    "sshd-listen-directive": (
+        "ssh_listen_addresses",
+        ["10.0.0.1\nPermitRootLogin yes"],
+        "is not an address[:port]",
+    ),
+    "sftp-chroot-match": (
+        "ssh_sftp_chroot_groups",
+        [{"group": "depot", "directory": "/srv/sftp\nMatch all"}],
+        "has a directory that is not an absolute path",
+    ),
+    "unit-exec-space": ("log_server_root", "/srv/log -exec sh {} ;", "is not an absolute path"),
+    "rsyslog-quote": ("logging_stats_file", '/var/log/x" action(type="omprog', "is not an"),
+    "chrony-allow-all": ("time_serve_networks", ["10.0.0.0/8\nallow all"], "is not an IP"),
+    "audit-never": ("audit_privileged_commands", ["/usr/bin/sudo\n-A never,exit"], "path"),
+    "nft-rate-accept": ("firewall_log_rate", "10/minute accept", "is not a rate"),
+    "prometheus-remote-write": (
+        "monitoring_server_scrape_interval",
+        "30s\nremote_write: [{url: 'https://saas.example'}]",
+        "is not a Prometheus duration",
+    ),
 }
 
 LEGITIMATE: dict[str, Any] = {
+    "base_apt_mirror": "http://10.210.0.5:3142/debian",
+    "base_apt_security_mirror": "file:///srv/mirror/debian-security",
+    "ssh_listen_addresses": ["10.210.0.10", "[fd42::10]:22", "10.210.0.10:2222"],
+    "ssh_sftp_chroot_groups": [{"group": "sftp_depot", "directory": "/srv/sftp/%u"}],
+    "ssh_fail2ban_ignoreip": ["127.0.0.1/8", "::1", "10.210.0.0/24"],
+    "time_upstream_servers": ["ntp1.ville.example", "10.210.0.1"],
+    "monitoring_server_retention": "1y",
+    "monitoring_server_repeat_interval": "1h30m",
+    "backup_client_schedule": "Mon..Fri *-*-* 01:30:00",
+    "logging_journald_max_retention": "6month",
     "hardening_kernel_cmdline": ["mds=full,nosmt", "console=ttyS0,115200n8", "lsm=yama,apparmor"],
     "hardening_sysctl_extra": {
         "net.ipv4.ip_forward": 1,
@@ -88,9 +149,26 @@ LEGITIMATE: dict[str, Any] = {
 }
 
 
-def test_the_roles_defaults_are_accepted_and_every_knob_is_checked() -> None:
+def test_the_roles_defaults_are_accepted_and_every_knob_is_a_documented_default() -> None:
     assert input_errors(RENDERED) == []
     assert set(KNOBS) <= set(DEFAULTS)
+
+
+def _hostile(default: Any) -> Any:
+    """A value shaped like the knob's default, with a newline-injected setting in it."""
+    injected = "x\nInjected = yes"
+    if isinstance(default, list):
+        return [*default[:1], injected]
+    if isinstance(default, dict):
+        return {next(iter(default), "net.ipv4.ip_forward"): injected}
+    return injected
+
+
+@pytest.mark.parametrize("knob", sorted(KNOBS))
+def test_every_checked_knob_refuses_a_line_injected_into_it(knob: str) -> None:
+    found = input_errors({knob: _hostile(DEFAULTS[knob])})
+    assert len(found) == 1, found
+    assert found[0].startswith(knob), found
 
 
 def test_values_a_site_legitimately_sets_are_accepted() -> None:
@@ -138,29 +216,44 @@ def test_the_role_on_its_own_refuses_a_hostile_value_and_accepts_its_defaults(
 
 
 @pytest.mark.parametrize(
-    ("values", "message"),
+    ("values", "problem"),
     [
         (
             {"hardening_kernel_cmdline": ["iommu=force", "x=$(touch /tmp/cs-grub-pwned)"]},
-            "hardening_kernel_cmdline: 'x=$(touch /tmp/cs-grub-pwned)' is not a kernel option",
+            "'x=$(touch /tmp/cs-grub-pwned)' is not a kernel option",
         ),
         (
             {"hardening_sysctl_extra": {"kernel.sysrq": "0\nkernel.modprobe = /tmp/x"}},
-            "hardening_sysctl_extra: the value of kernel.sysrq",
+            "the value of kernel.sysrq",
+        ),
+        ({"hardening_blacklisted_modules": ["sctp /bin/sh"]}, "is not a kernel module name"),
+        ({"base_apt_mirror": "http://mirror.example/debian\nTrusted: yes"}, "is not a URL"),
+        (
+            {"ssh_fail2ban_ignoreip": ["::1", "10.0.0.0/8\nignorecommand = /tmp/x"]},
+            "is not an IP address or network",
         ),
         (
-            {"hardening_blacklisted_modules": ["sctp /bin/sh"]},
-            "hardening_blacklisted_modules: 'sctp /bin/sh' is not a kernel module name",
+            {"log_server_root": "/srv/log -exec /tmp/x {} ;"},
+            "'/srv/log -exec /tmp/x {} ;' is not an absolute path",
         ),
     ],
-    ids=["grub-shell", "sysctl-newline", "modprobe-command"],
+    ids=[
+        "grub-shell",
+        "sysctl-newline",
+        "modprobe-command",
+        "apt-trusted",
+        "fail2ban-command",
+        "unit-exec",
+    ],
 )
 def test_the_site_preflight_refuses_it_naming_the_hosts_before_any_is_touched(
-    lab_copy: Path, values: dict[str, Any], message: str
+    lab_copy: Path, values: dict[str, Any], problem: str
 ) -> None:
     edit_yaml(lab_copy / "group_vars" / "hypervisors.yml", lambda d: d.update(values))
     rc, out = preflight(lab_copy)
     flat = " ".join(out.split())
     assert rc != 0, flat[-2000:]
-    assert f"host 'hv01': {message}" in flat, flat[-3000:]
+    (knob,) = values
+    assert f"host 'hv01': {knob}: " in flat, flat[-3000:]
+    assert problem in flat, flat[-3000:]
     assert "UNREACHABLE" not in out

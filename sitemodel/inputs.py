@@ -1,0 +1,328 @@
+"""Role knobs that end up in files the system reads as code: each checked against a class.
+
+Many knobs are written into files that something privileged parses: GRUB's drop-in is
+*sourced by a root shell* (update-grub), ``/etc/profile.d`` by every login shell, modprobe
+runs ``install`` lines, apt.conf and deb822 sources, sshd_config, fail2ban, rsyslog,
+systemd units (``ExecStart=``), logrotate (``postrotate`` runs as root), chrony, auditd's
+rules and sysctl.d take one setting per line. A value with a quote, a ``$``, a back-quote,
+a space or a newline in it would inject code or settings there. Each such knob has a class
+that its legitimate values fit (``KNOBS``); anything else is refused, naming the knob and
+the value.
+
+One home: ``site.yml``'s preflight (plugins/action/site_preflight.py) checks every knob of
+``KNOBS`` on every host before any host is touched; role hardening asserts its own through
+the ``input_errors`` filter when it runs alone (tasks/inputs.yml).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sitemodel.model import kind_of
+
+Check = Callable[[str, Any, list[str]], None]
+
+
+def _show(value: Any) -> str:
+    return f"{value!r:.80}"
+
+
+def _fits(pattern: re.Pattern[str], value: Any) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def pattern(regex: str, what: str) -> Callable[[Any], str | None]:
+    """A test: None when ``value`` is a string that the whole of ``regex`` matches."""
+    compiled = re.compile(regex)
+
+    def test(value: Any) -> str | None:
+        return None if _fits(compiled, value) else what
+
+    return test
+
+
+_PATH_RE = re.compile(r"(/[A-Za-z0-9_.+-]{1,100}){1,20}")
+
+
+def _path(value: Any) -> str | None:
+    if _fits(_PATH_RE, value) and ".." not in value.split("/"):
+        return None
+    return "is not an absolute path (letters, digits, _.+-, no '..')"
+
+
+def _ip(value: Any) -> str | None:
+    try:
+        ipaddress.ip_address(value if isinstance(value, str) else "x")
+    except ValueError:
+        return "is not an IP address"
+    return None
+
+
+def _network(value: Any) -> str | None:
+    try:
+        ipaddress.ip_network(value if isinstance(value, str) else "x", strict=False)
+    except ValueError:
+        return "is not an IP address or network (address/prefix)"
+    return None
+
+
+def _sysctl_value(value: Any) -> str | None:
+    if isinstance(value, bool):  # YAML's yes/no would be written True/False
+        return "is not a number or plain words (YAML's yes/no is a bool: quote it)"
+    if isinstance(value, int):
+        return None
+    return SYSCTL_WORDS(value)
+
+
+PATH = _path
+IP = _ip
+NETWORK = _network
+HOST = pattern(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,252}", "is not a host name or address")
+URL = pattern(
+    r"(https?|file)://[A-Za-z0-9.:\[\]-]{0,255}(/[A-Za-z0-9._~%+-]*)*",
+    "is not a URL (http(s):// or file://, no space, quote or newline)",
+)
+SIZE = pattern(r"[0-9]{1,9}[kKmMgGtT]?", "is not a size (a number and k, M, G or T)")
+SPAN = pattern(
+    r"[0-9]{1,9}(\.[0-9]+)?(us|ms|s|sec|min|m|h|d|w|month|y)?",
+    "is not a time span (e.g. 30s, 15min, 1month)",
+)
+CALENDAR = pattern(r"[A-Za-z0-9*,./:~ -]{1,64}", "is not a systemd calendar (e.g. *-*-* 01:00:00)")
+DURATION = pattern(r"([0-9]{1,9}(ms|s|m|h|d|w|y)){1,4}", "is not a Prometheus duration (e.g. 30s)")
+CLOCK = pattern(r"([01][0-9]|2[0-3]):[0-5][0-9]", "is not a time of day (HH:MM)")
+WORD = pattern(r"[A-Za-z0-9_-]{1,64}", "is not a word (letters, digits, _ and -)")
+ALGORITHM = pattern(r"[a-z0-9@.+-]{1,64}", "is not an algorithm name")
+GROUP = pattern(r"[a-z_][a-z0-9_-]{0,31}", "is not a name ([a-z_][a-z0-9_-]{0,31})")
+RATE = pattern(r"[0-9]{1,6}/(second|minute|hour|day)", "is not a rate (e.g. 10/minute)")
+MODULE = pattern(r"[A-Za-z0-9_-]{1,64}", "is not a kernel module name (letters, digits, _ and -)")
+PACKAGE = pattern(r"[a-z0-9][a-z0-9+.-]{1,99}", "is not a Debian package name")
+KERNEL_OPTION = pattern(
+    r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(=[A-Za-z0-9_.,:/+@=-]{0,127})?",
+    "is not a kernel option (name or name=value: letters, digits, _.,:/+@=-; GRUB's drop-in "
+    "is read by a shell)",
+)
+SYSCTL_KEY = pattern(
+    r"-?[a-z][a-z0-9_]{0,31}([./][A-Za-z0-9_:@*-]{1,63}){1,8}",
+    "is not a sysctl key (e.g. net.ipv4.ip_forward)",
+)
+SYSCTL_WORDS = pattern(
+    r"[A-Za-z0-9_.,:/%+-]{1,64}( [A-Za-z0-9_.,:/%+-]{1,64}){0,7}",
+    "is not a number or plain words (letters, digits, _.,:/%+- and single spaces)",
+)
+SUDO_DEFAULT = pattern(
+    r'!?[a-z_]{1,40}(\s?[+-]?=\s?([A-Za-z0-9_./:%,@+-]{1,200}|"[A-Za-z0-9_ ./:%,@+=-]{0,200}"))?',
+    'is not one sudoers Defaults entry ([!]name, or name=value, or name="a b")',
+)
+UMASK = pattern(r"0?[0-7]{3}", "is not an octal umask (quote it: '077')")
+MOUNT_OPTION = pattern(r"[a-z0-9_]{1,40}(=[A-Za-z0-9_.:/-]{1,64})?", "is not a mount option")
+AIDE_CHECKSUMS = pattern(
+    r"[a-z0-9]{1,20}(\+[a-z0-9]{1,20}){0,7}",
+    "is not AIDE checksums joined by + (e.g. sha256+sha512)",
+)
+# An unattended-upgrades origin pattern (apt.conf string: no quote, no brace, no semicolon).
+ORIGIN = pattern(r"[A-Za-z0-9=,:._/${}*+ -]{1,200}", "is not an origin pattern (no quote or ;)")
+PACKAGE_PATTERN = pattern(r"[A-Za-z0-9.+*^$()|_:-]{1,100}", "is not a package name or pattern")
+LISTEN = pattern(
+    r"(\[[0-9A-Fa-f:.]{2,45}\]|[0-9A-Fa-f:.]{2,45})(:[0-9]{1,5})?",
+    "is not an address[:port]",
+)
+STARTUPS = pattern(r"[0-9]{1,5}(:[0-9]{1,3}:[0-9]{1,5})?", "is not MaxStartups (n or s:r:f)")
+LOG_LEVEL = pattern(
+    r"QUIET|FATAL|ERROR|INFO|VERBOSE|DEBUG[1-3]?", "is not an sshd log level (e.g. VERBOSE)"
+)
+
+
+def _none_or_path(value: Any) -> str | None:
+    return None if value in ("", "none", None) else PATH(value)
+
+
+def scalar(test: Callable[[Any], str | None]) -> Check:
+    def check(knob: str, value: Any, errors: list[str]) -> None:
+        if value is None:
+            return
+        problem = test(value)
+        if problem:
+            errors.append(f"{knob}: {_show(value)} {problem}")
+
+    return check
+
+
+def items(test: Callable[[Any], str | None]) -> Check:
+    def check(knob: str, value: Any, errors: list[str]) -> None:
+        if value is None:
+            return
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+            errors.append(f"{knob} must be a list, got {kind_of(value)} {_show(value)}")
+            return
+        found = [(item, test(item)) for item in value]
+        bad = [(item, problem) for item, problem in found if problem]
+        if bad:
+            shown = ", ".join(_show(item) for item, _ in bad[:5])
+            errors.append(f"{knob}: {shown} {bad[0][1]}")
+
+    return check
+
+
+def mapping(
+    key: Callable[[Any], str | None], value: Callable[[Any], str | None], what: str
+) -> Check:
+    def check(knob: str, data: Any, errors: list[str]) -> None:
+        if data is None:
+            return
+        if not isinstance(data, Mapping):
+            errors.append(f"{knob} must map {what}, got {kind_of(data)}")
+            return
+        bad_keys = [k for k in data if key(k)]
+        if bad_keys:
+            errors.append(f"{knob}: {', '.join(_show(k) for k in bad_keys[:5])} {key(bad_keys[0])}")
+        bad = [k for k, v in data.items() if k not in bad_keys and value(v)]
+        if bad:
+            shown = ", ".join(f"{k} ({_show(data[k])})" for k in bad[:5])
+            errors.append(f"{knob}: the value of {shown} {value(data[bad[0]])}")
+
+    return check
+
+
+def _mount_options(options: Any) -> str | None:
+    if isinstance(options, str | bytes) or not isinstance(options, Sequence):
+        return "must be a list of mount options"
+    bad = [o for o in options if MOUNT_OPTION(o)]
+    return f"holds {_show(bad[0])}, which is not a mount option" if bad else None
+
+
+def _sftp_group(entry: Any) -> str | None:
+    if not isinstance(entry, Mapping):
+        return "is not {group: <name>, directory: <path>}"
+    if GROUP(entry.get("group")):
+        return "has a group that is not a name ([a-z_][a-z0-9_-]{0,31})"
+    directory = entry.get("directory")
+    # sshd expands %u (user) and %h (home) in ChrootDirectory.
+    if PATH(directory.replace("%u", "u").replace("%h", "/h") if isinstance(directory, str) else 0):
+        return "has a directory that is not an absolute path (letters, digits, _.+-, %u, %h)"
+    return None
+
+
+# Every checked knob, by role. A default computed from the site model (already checked by
+# sitemodel.validate) is left to it: MODEL_DEFAULTS.
+KNOBS: dict[str, Check] = {
+    # hardening
+    "hardening_kernel_cmdline": items(KERNEL_OPTION),
+    "hardening_sysctl_kernel": mapping(SYSCTL_KEY, _sysctl_value, "a sysctl key to its value"),
+    "hardening_sysctl_network": mapping(SYSCTL_KEY, _sysctl_value, "a sysctl key to its value"),
+    "hardening_sysctl_extra": mapping(SYSCTL_KEY, _sysctl_value, "a sysctl key to its value"),
+    "hardening_blacklisted_modules": items(MODULE),
+    "hardening_sudo_defaults": items(SUDO_DEFAULT),
+    "hardening_umask": scalar(UMASK),
+    "hardening_sudo_group": scalar(lambda v: None if v == "" else GROUP(v)),
+    "hardening_su_group": scalar(lambda v: None if v == "" else GROUP(v)),
+    "hardening_cron_allow": items(GROUP),
+    "hardening_removed_packages": items(PACKAGE),
+    "hardening_installed_packages": items(PACKAGE),
+    "hardening_compilers": items(PATH),
+    "hardening_mount_options": mapping(PATH, _mount_options, "a mount point to its options"),
+    "hardening_aide_checksums": scalar(AIDE_CHECKSUMS),
+    # base: apt's sources and unattended-upgrades (apt.conf strings)
+    "base_apt_mirror": scalar(lambda v: None if v == "" else URL(v)),
+    "base_apt_security_mirror": scalar(lambda v: None if v == "" else URL(v)),
+    "base_apt_components": items(WORD),
+    "base_apt_signed_by": scalar(PATH),
+    "base_unattended_origins": items(ORIGIN),
+    "base_unattended_blacklist": items(PACKAGE_PATTERN),
+    "base_unattended_reboot_time": scalar(CLOCK),
+    "base_admin_group": scalar(GROUP),
+    # ssh and fail2ban
+    "ssh_fail2ban_ignoreip": items(NETWORK),
+    "ssh_listen_addresses": items(LISTEN),
+    "ssh_max_startups": scalar(STARTUPS),
+    "ssh_log_level": scalar(LOG_LEVEL),
+    "ssh_banner": scalar(_none_or_path),
+    "ssh_sftp_chroot_groups": items(_sftp_group),
+    # backup server's sshd
+    "backup_server_listen": scalar(IP),
+    "backup_server_ssh_kex": items(ALGORITHM),
+    "backup_server_ssh_ciphers": items(ALGORITHM),
+    "backup_server_ssh_macs": items(ALGORITHM),
+    "backup_server_ssh_host_key_algorithms": items(ALGORITHM),
+    "backup_server_storage": scalar(PATH),
+    # logging and log servers (rsyslog, journald, logrotate, systemd units)
+    "logging_tls_dir": scalar(PATH),
+    "logging_queue_max_disk_space": scalar(SIZE),
+    "logging_stats_file": scalar(PATH),
+    "logging_journald_max_use": scalar(SIZE),
+    "logging_journald_keep_free": scalar(SIZE),
+    "logging_journald_max_retention": scalar(SPAN),
+    "logging_journald_sync_interval": scalar(SPAN),
+    "log_server_root": scalar(PATH),
+    "log_server_tls_dir": scalar(PATH),
+    "log_server_metrics_dir": scalar(PATH),
+    "log_server_quota_interval": scalar(SPAN),
+    # firewall (nftables, ulogd, logrotate)
+    "firewall_log_file": scalar(PATH),
+    "firewall_log_rate": scalar(RATE),
+    # backups: units and timers
+    "backup_client_schedule": scalar(CALENDAR),
+    "backup_client_randomized_delay": scalar(SPAN),
+    "backup_maintainer_metrics_dir": scalar(PATH),
+    "backup_maintainer_schedule": scalar(CALENDAR),
+    "backup_maintainer_delay": scalar(SPAN),
+    "backup_replica_root": scalar(PATH),
+    "backup_replica_metrics_dir": scalar(PATH),
+    "backup_replica_schedule": scalar(CALENDAR),
+    "backup_replica_delay": scalar(SPAN),
+    # monitoring
+    "monitoring_agent_textfile_dir": scalar(PATH),
+    "monitoring_agent_collectors": items(WORD),
+    "monitoring_server_scrape_interval": scalar(DURATION),
+    "monitoring_server_evaluation_interval": scalar(DURATION),
+    "monitoring_server_bmc_scrape_interval": scalar(DURATION),
+    "monitoring_server_bmc_scrape_timeout": scalar(DURATION),
+    "monitoring_server_group_wait": scalar(DURATION),
+    "monitoring_server_group_interval": scalar(DURATION),
+    "monitoring_server_repeat_interval": scalar(DURATION),
+    "monitoring_server_retention": scalar(DURATION),
+    "monitoring_server_probe_timeout": scalar(DURATION),
+    # time (chrony) and audit (auditd's rules)
+    "time_ntp_servers": items(HOST),
+    "time_upstream_servers": items(HOST),
+    "time_serve_networks": items(NETWORK),
+    "audit_privileged_commands": items(PATH),
+}
+
+# Knobs whose role default is computed from the site model, which sitemodel.validate
+# checks: the preflight checks them only where the inventory sets them.
+MODEL_DEFAULTS = frozenset({"time_ntp_servers", "time_serve_networks"})
+
+# The roles whose defaults the preflight loads to read these knobs.
+ROLES = tuple(
+    dict.fromkeys(
+        [
+            "base",
+            "pki",
+            "hardening",
+            "ssh",
+            "firewall",
+            "time",
+            "logging",
+            "log_server",
+            "audit",
+            "backup_client",
+            "backup_server",
+            "backup_maintainer",
+            "backup_replica",
+            "monitoring_agent",
+            "monitoring_server",
+        ]
+    )
+)
+
+
+def input_errors(values: Mapping[str, Any]) -> list[str]:
+    """Problems of the knobs present in ``values`` (those of ``KNOBS``), one per knob."""
+    errors: list[str] = []
+    for knob, check in KNOBS.items():
+        if knob in values:
+            check(knob, values[knob], errors)
+    return errors
