@@ -6,6 +6,7 @@ knob named, by the function, by role hardening on its own, and by the site's pre
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,10 @@ def test_the_site_preflight_refuses_it_naming_the_hosts_before_any_is_touched(
     assert f"host 'hv01': {knob}: " in flat, flat[-3000:]
     assert problem in flat, flat[-3000:]
     assert "UNREACHABLE" not in out
+
+
+def test_role_hardening_checks_alone_every_knob_of_its_own() -> None:
+    """tasks/inputs.yml hands the filter a dict of the role's knobs: the same as KNOBS'."""
+    text = (ROOT / "roles/hardening/tasks/inputs.yml").read_text("utf-8")
+    handed = set(re.findall(r"'(hardening_\w+)': hardening_\w+", text))
+    assert handed == {knob for knob in KNOBS if knob.startswith("hardening_")}
