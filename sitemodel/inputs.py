@@ -95,7 +95,9 @@ DURATION = pattern(r"([0-9]{1,9}(ms|s|m|h|d|w|y)){1,4}", "is not a Prometheus du
 CLOCK = pattern(r"([01][0-9]|2[0-3]):[0-5][0-9]", "is not a time of day (HH:MM)")
 WORD = pattern(r"[A-Za-z0-9_-]{1,64}", "is not a word (letters, digits, _ and -)")
 ALGORITHM = pattern(r"[a-z0-9@.+-]{1,64}", "is not an algorithm name")
-GROUP = pattern(r"[a-z_][a-z0-9_-]{0,31}", "is not a name ([a-z_][a-z0-9_-]{0,31})")
+GROUP = pattern(
+    r"[a-z_][a-z0-9_-]{0,31}", "is not an account or group name ([a-z_][a-z0-9_-]{0,31})"
+)
 RATE = pattern(r"[0-9]{1,6}/(second|minute|hour|day)", "is not a rate (e.g. 10/minute)")
 MODULE = pattern(r"[A-Za-z0-9_-]{1,64}", "is not a kernel module name (letters, digits, _ and -)")
 PACKAGE = pattern(r"[a-z0-9][a-z0-9+.-]{1,99}", "is not a Debian package name")
@@ -233,7 +235,9 @@ KNOBS: dict[str, Check] = {
     "base_unattended_blacklist": items(PACKAGE_PATTERN),
     "base_unattended_reboot_time": scalar(CLOCK),
     "base_admin_group": scalar(GROUP),
-    # ssh and fail2ban
+    # ssh and fail2ban (names written into AllowGroups and Match blocks)
+    "ssh_allow_groups_extra": items(GROUP),
+    "ssh_unix_socket_forwarding_users": items(GROUP),
     "ssh_fail2ban_ignoreip": items(NETWORK),
     "ssh_listen_addresses": items(LISTEN),
     "ssh_max_startups": scalar(STARTUPS),

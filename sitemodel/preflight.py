@@ -21,7 +21,7 @@ from typing import Any
 from sitemodel import inputs as role_inputs
 from sitemodel import services
 from sitemodel.firewall import Index, plan
-from sitemodel.model import UNIX_GROUP, Host, Policy, SiteModel, kind_of, parse_model
+from sitemodel.model import Host, Policy, SiteModel, kind_of, parse_model
 from sitemodel.validate import site_errors
 
 # Hosts named in one aggregated message before "and N more".
@@ -44,8 +44,6 @@ class HostInput:
     # monitoring: the room the host stands in and its BMC (address[:port]), if any.
     room: Any = None
     bmc: Any = None
-    # ssh: knobs naming accounts or groups written into sshd's configuration.
-    ssh_names: Mapping[str, Any] = field(default_factory=dict)
     # The roles' knobs written into files the system reads as code (sitemodel.inputs).
     knobs: Mapping[str, Any] = field(default_factory=dict)
     # A value of this host that could not be rendered (the message says which).
@@ -149,19 +147,6 @@ def _waivers(inputs: HostInput, name: str, report: Report) -> None:
         )
 
 
-def _ssh_names(inputs: HostInput, name: str, report: Report) -> None:
-    """Accounts and groups that role ssh writes into sshd's configuration: names only."""
-    for knob, value in inputs.ssh_names.items():
-        names = _list(value, knob, report, name)
-        bad = [n for n in names or () if not isinstance(n, str) or not UNIX_GROUP.match(n)]
-        if bad:
-            report.host(
-                name,
-                f"{knob}: {', '.join(repr(n) for n in bad)} "
-                "is not an account or group name ([a-z_][a-z0-9_-]{0,31})",
-            )
-
-
 def _knobs(
     inputs: HostInput, name: str, report: Report, cache: dict[tuple[int, ...], list[str]]
 ) -> None:
@@ -209,7 +194,6 @@ def check_hosts(model: SiteModel, hosts: Mapping[str, HostInput]) -> list[str]:
             _waivers(inputs, name, report)
         for problem in services.placement_errors(name, inputs.room, inputs.bmc):
             report.host(name, problem)
-        _ssh_names(inputs, name, report)
         _knobs(inputs, name, report, checked)
     return report.messages()
 

@@ -69,10 +69,18 @@ HOSTILE: dict[str, tuple[str, Any, str]] = {
     "sudo-group-arguments": (
         "hardening_sudo_group",
         "root --remove /usr/bin/sudo",
-        "is not a name",
+        "is not an account or group name",
     ),
-    "su-group-newline": ("hardening_su_group", "wheel\nauth sufficient", "is not a name"),
-    "cron-allow-newline": ("hardening_cron_allow", ["root\nmallory"], "is not a name"),
+    "su-group-newline": (
+        "hardening_su_group",
+        "wheel\nauth sufficient",
+        "is not an account or group name",
+    ),
+    "cron-allow-newline": (
+        "hardening_cron_allow",
+        ["root\nmallory"],
+        "is not an account or group name",
+    ),
     "package-option": (
         "hardening_installed_packages",
         ["-oAPT::Update::Pre-Invoke::=id"],

@@ -50,8 +50,6 @@ options:
 MAX_NODES = 200_000
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 MISSING = object()
-# Role ssh's knobs that name accounts or groups (they are written into sshd's configuration).
-SSH_NAMES = ("ssh_allow_groups_extra", "ssh_unix_socket_forwarding_users")
 
 
 class TenantDataError(ValueError):
@@ -262,7 +260,6 @@ class ActionModule(ActionBase):
             "hardening_waivers",
             "site_room",
             "site_bmc",
-            *SSH_NAMES,
         )
         inputs: dict[str, HostInput] = {}
         for host in groups.get("all", []):
@@ -298,7 +295,6 @@ class ActionModule(ActionBase):
                 waivers=values["hardening_waivers"],
                 room=values["site_room"],
                 bmc=values["site_bmc"],
-                ssh_names={name: values[name] for name in SSH_NAMES},
                 knobs=knobs,
             )
         return inputs
