@@ -193,8 +193,11 @@ def test_a_hostile_value_is_refused_with_its_knob_named(case: str) -> None:
     assert message in found[0], found
 
 
-def _role_play(tmp_path: Path, values: dict[str, Any]) -> tuple[int, str]:
-    """Role hardening's own check (tasks/inputs.yml), run alone on the controller."""
+def _role_play(
+    tmp_path: Path, values: dict[str, Any], role: str = "hardening", tasks: str = "inputs"
+) -> tuple[int, str]:
+    """A role's own check (role hardening's tasks/inputs.yml by default), run alone on the
+    controller."""
     play = [
         {
             "hosts": "localhost",
@@ -203,7 +206,7 @@ def _role_play(tmp_path: Path, values: dict[str, Any]) -> tuple[int, str]:
             "vars": values,
             "tasks": [
                 {
-                    "ansible.builtin.import_role": {"name": "hardening", "tasks_from": "inputs"},
+                    "ansible.builtin.import_role": {"name": role, "tasks_from": tasks},
                 }
             ],
         }
@@ -273,3 +276,17 @@ def test_role_hardening_checks_alone_every_knob_of_its_own() -> None:
     text = (ROOT / "roles/hardening/tasks/inputs.yml").read_text("utf-8")
     handed = set(re.findall(r"'(hardening_\w+)': hardening_\w+", text))
     assert handed == {knob for knob in KNOBS if knob.startswith("hardening_")}
+
+
+def test_role_base_alone_checks_the_whole_mirror_url(tmp_path: Path) -> None:
+    hostile = {"base_apt_mirror": "http://mirror.example/debian\nTrusted: yes"}
+    rc, out = _role_play(tmp_path, hostile, role="base", tasks="preflight")
+    assert rc != 0
+    assert "base_apt_mirror: 'http://mirror.example/debian\\nTrusted: yes' is not a URL" in out
+    rc, out = _role_play(
+        tmp_path,
+        {"base_apt_mirror": "http://mirror.example/debian"},
+        role="base",
+        tasks="preflight",
+    )
+    assert rc == 0, out[-2000:]
