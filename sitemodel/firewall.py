@@ -21,7 +21,15 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import Flow, Network, SiteModel, parse_flows, parse_model, parse_policy
+from sitemodel.model import (
+    Flow,
+    Network,
+    SiteModel,
+    parse_flows,
+    parse_model,
+    parse_policy,
+    scoped,
+)
 
 ALL = "all"
 # The widest literal source prefix accepted, per IP version.
@@ -59,6 +67,8 @@ class Index:
 
     def _literal(self, text: str, what: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         try:
+            if scoped(text):
+                raise ValueError(text)
             prefix = ipaddress.ip_network(text, strict=False)
         except ValueError:
             known = ", ".join(sorted(self.by_id))

@@ -21,13 +21,21 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import kind_of
+from sitemodel.model import kind_of, receiver_problem, scoped
 
 Check = Callable[[str, Any, list[str]], None]
 
 
 def _show(value: Any) -> str:
     return f"{value!r:.80}"
+
+
+def _label(item: Any) -> str:
+    """An entry as a message names it: a record by its name only (an admin's entry holds
+    a password hash, which no message may show)."""
+    if isinstance(item, Mapping):
+        return f"the entry named {_show(item.get('name', '?'))}"
+    return _show(item)
 
 
 def _fits(pattern: re.Pattern[str], value: Any) -> bool:
@@ -55,15 +63,19 @@ def _path(value: Any) -> str | None:
 
 def _ip(value: Any) -> str | None:
     try:
-        ipaddress.ip_address(value if isinstance(value, str) else "x")
+        if not isinstance(value, str) or scoped(value):
+            raise ValueError(value)
+        ipaddress.ip_address(value)
     except ValueError:
-        return "is not an IP address"
+        return "is not an IP address (no scope id)"
     return None
 
 
 def _network(value: Any) -> str | None:
     try:
-        ipaddress.ip_network(value if isinstance(value, str) else "x", strict=False)
+        if not isinstance(value, str) or scoped(value):
+            raise ValueError(value)
+        ipaddress.ip_network(value, strict=False)
     except ValueError:
         return "is not an IP address or network (address/prefix)"
     return None
@@ -137,6 +149,47 @@ LOG_LEVEL = pattern(
 )
 
 
+SSH_KEY = pattern(
+    r"(ssh-ed25519|sk-ssh-ed25519@openssh\.com|ecdsa-sha2-nistp(256|384|521)"
+    r"|sk-ecdsa-sha2-nistp256@openssh\.com|ssh-rsa) [A-Za-z0-9+/]{16,16384}={0,3}"
+    r"( [\x21-\x7e][\x20-\x7e]{0,199})?",
+    "is not one SSH public key (type, base64 key, optional comment; one line)",
+)
+# A file name in a directory the role owns: no '/', no leading dot (so no '..').
+FILE_NAME = pattern(
+    r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,99}", "is not a file name (no '/', no leading dot)"
+)
+CHECKSUM = pattern(
+    r"(sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})",
+    "is not sha256:, sha384: or sha512: and the hex digest",
+)
+UNIT = pattern(r"[A-Za-z0-9@_.:-]{1,200}\.service", "is not a service unit name")
+DATABASE_NAME = pattern(r"[A-Za-z0-9_.-]{1,63}", "is not a database name (letters, digits, _.-)")
+# A GECOS full name: any printable character but ':' (the field separator of /etc/passwd).
+FULL_NAME = pattern(r"[^\x00-\x1f\x7f:]{0,100}", "is not a full name (one line, no ':')")
+# A crypt(3) hash (yescrypt, sha512crypt, ...) or a locked password: one shadow field.
+PASSWORD_HASH = pattern(r"\$[A-Za-z0-9./=,$-]{8,300}|[!*]", "is not a crypt hash (one field)")
+# Groups that give root, or root's data, to their members (Debian's): never a tenant
+# admin's (role base grants the site admins' sudo through base_admin_group).
+PRIVILEGED_GROUPS = frozenset(
+    {"root", "sudo", "adm", "disk", "shadow", "kmem", "staff", "wheel", "docker", "lxd",
+     "libvirt", "systemd-journal", "sysadmins", "_ssh", "tty", "video"}
+)  # fmt: skip
+
+
+# Text shown before login (/etc/issue, sshd's Banner, motd): lines of printable text, no
+# terminal escape or other control character.
+TEXT = pattern(
+    r"[^\x00-\x09\x0b-\x1f\x7f]{0,4000}", "holds a control character (only text and newlines)"
+)
+
+
+def _number(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "is not a number"
+    return None
+
+
 def _none_or_path(value: Any) -> str | None:
     return None if value in ("", "none", None) else PATH(value)
 
@@ -157,12 +210,13 @@ def items(test: Callable[[Any], str | None]) -> Check:
         if value is None:
             return
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
-            errors.append(f"{knob} must be a list, got {kind_of(value)} {_show(value)}")
+            shown = "" if isinstance(value, Mapping) else f" {_show(value)}"
+            errors.append(f"{knob} must be a list, got {kind_of(value)}{shown}")
             return
         found = [(item, test(item)) for item in value]
         bad = [(item, problem) for item, problem in found if problem]
         if bad:
-            shown = ", ".join(_show(item) for item, _ in bad[:5])
+            shown = ", ".join(_label(item) for item, _ in bad[:5])
             errors.append(f"{knob}: {shown} {bad[0][1]}")
 
     return check
@@ -204,6 +258,153 @@ def _sftp_group(entry: Any) -> str | None:
     # sshd expands %u (user) and %h (home) in ChrootDirectory.
     if PATH(directory.replace("%u", "u").replace("%h", "/h") if isinstance(directory, str) else 0):
         return "has a directory that is not an absolute path (letters, digits, _.+-, %u, %h)"
+    return None
+
+
+def _record(
+    fields: Mapping[str, Callable[[Any], str | None]], required: Sequence[str], what: str
+) -> Callable[[Any], str | None]:
+    """A test of one entry: a mapping of known fields only, each of its class."""
+
+    def test(entry: Any) -> str | None:
+        if not isinstance(entry, Mapping):
+            return f"is not {what}"
+        unknown = sorted(str(k) for k in entry if k not in fields)
+        if unknown:
+            return f"has field(s) {', '.join(unknown)} not among {', '.join(fields)}"
+        missing = [k for k in required if k not in entry]
+        if missing:
+            return f"lacks {', '.join(missing)}"
+        for key, field_test in fields.items():
+            problem = field_test(entry[key]) if key in entry else None
+            if problem:
+                return f"has {key}: {problem}"
+        return None
+
+    return test
+
+
+def _list_of(test: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+            return "is not a list"
+        return next((f"holds {_show(v)}, which {p}" for v in value if (p := test(v))), None)
+
+    return check
+
+
+def _nonempty(check: Check) -> Check:
+    def nonempty(knob: str, value: Any, errors: list[str]) -> None:
+        if isinstance(value, Sequence) and not isinstance(value, str | bytes) and not value:
+            errors.append(f"{knob} is empty")
+            return
+        check(knob, value, errors)
+
+    return nonempty
+
+
+def _one_of(*allowed: Any) -> Callable[[Any], str | None]:
+    return lambda value: None if value in allowed else f"is not one of {', '.join(allowed)}"
+
+
+def _port(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+    return None if ok else "is not a port (1-65535)"
+
+
+def _tenant_group(value: Any) -> str | None:
+    if value in PRIVILEGED_GROUPS:
+        return "gives root or root's data (never a tenant admin's group)"
+    return GROUP(value)
+
+
+_ADMIN_FIELDS: dict[str, Callable[[Any], str | None]] = {
+    "name": GROUP,
+    "comment": FULL_NAME,
+    "ssh_keys": _list_of(SSH_KEY),
+    "password_hash": PASSWORD_HASH,
+    "state": _one_of("present", "absent"),
+    "groups": _list_of(GROUP),
+}
+
+
+def _account(fields: Mapping[str, Callable[[Any], str | None]]) -> Callable[[Any], str | None]:
+    """An admin account: its fields, and at least one key unless it is being removed."""
+    record = _record(fields, ["name"], "{name, comment, ssh_keys, password_hash, state, groups}")
+
+    def test(entry: Any) -> str | None:
+        problem = record(entry)
+        if (
+            problem is None
+            and entry.get("state", "present") == "present"
+            and not entry.get("ssh_keys")
+        ):
+            return "has no ssh_keys (a present account logs in with a key only)"
+        return problem
+
+    return test
+
+
+ADMIN = _account(_ADMIN_FIELDS)
+TENANT_ADMIN = _account({**_ADMIN_FIELDS, "groups": _list_of(_tenant_group)})
+# borgmatic's database hooks: only these fields. Others (pg_dump_command, options, ...)
+# are commands or arguments borgmatic runs as root. A password goes in root's ~/.pgpass or
+# ~/.my.cnf, never in the inventory's clear text.
+DATABASE = _record(
+    {
+        "type": _one_of("postgresql", "mysql", "sqlite"),
+        "name": DATABASE_NAME,
+        "path": PATH,
+        "hostname": HOST,
+        "port": _port,
+        "username": GROUP,
+        "format": _one_of("plain", "custom", "directory", "tar"),
+    },
+    ["type", "name"],
+    "{type, name, path, hostname, port, username, format}",
+)
+POOL = _record({"name": WORD, "path": PATH}, ["name", "path"], "{name, path}")
+IMAGE = _record(
+    {"name": FILE_NAME, "url": URL, "checksum": CHECKSUM},
+    ["name", "url", "checksum"],
+    "{name, url, checksum}",
+)
+# auditctl options a rule may use: the control options (-D deletes every rule, -e 0 turns
+# auditing off, -f, -b, -r ...) are the role's alone, even in the middle of a line.
+_AUDIT_OPTIONS = frozenset({"-a", "-A", "-w", "-W", "-p", "-k", "-F", "-S", "-C"})
+_AUDIT_TOKEN = re.compile(r"[A-Za-z0-9_.,:/=!<>&|@*+-]{1,200}")
+
+
+def _audit_rule(value: Any) -> str | None:
+    tokens = value.split(" ") if isinstance(value, str) else []
+    if not tokens or tokens[0] not in {"-a", "-A", "-w"}:
+        return "is not one audit rule (-a, -A or -w ...)"
+    for token in tokens:
+        if not _AUDIT_TOKEN.fullmatch(token):
+            return "is not one audit rule (one line; letters, digits, _.,:/=!<>&|@*+-)"
+        if token.startswith("-") and token not in _AUDIT_OPTIONS and not token[1:].isdigit():
+            return f"uses {token}, not a rule option ({', '.join(sorted(_AUDIT_OPTIONS))})"
+    return None
+
+
+_NFT_STATEMENT = re.compile(r'[A-Za-z0-9 _.,:/@"!=<>&|\[\]{}()*+-]{1,400}')
+_NFT_REFUSED = frozenset({"include", "define", "table", "chain", "flush", "delete", "add"})
+
+
+def _nft_statement(value: Any) -> str | None:
+    """One rule of the input chain: anonymous sets ({ 80, 443 }) are balanced, so that no
+    '}' closes the chain to open another."""
+    if not _fits(_NFT_STATEMENT, value):
+        return "is not one nftables statement (one line; no ; # $)"
+    depth = 0
+    for char in value:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0 or depth > 1:
+            return "is not one nftables statement (its braces leave or nest the chain)"
+    if depth:
+        return "is not one nftables statement (its braces leave or nest the chain)"
+    if value.split(" ", 1)[0] in _NFT_REFUSED:
+        return "is a command, not a rule statement of the input chain"
     return None
 
 
@@ -293,6 +494,38 @@ KNOBS: dict[str, Check] = {
     "time_upstream_servers": items(HOST),
     "time_serve_networks": items(NETWORK),
     "audit_privileged_commands": items(PATH),
+    "audit_extra_rules": items(_audit_rule),
+    "firewall_extra_input_rules": items(_nft_statement),
+    # admins (passwd, shadow, authorized_keys, groups)
+    "base_admins": items(ADMIN),
+    "base_tenant_admins": items(TENANT_ADMIN),
+    "base_container_skipped_units": items(UNIT),
+    # backups of a host: borgmatic's hooks, known_hosts, unit names
+    "backup_client_databases": items(DATABASE),
+    "backup_client_tenant": scalar(lambda v: None if v == "" else WORD(v)),
+    "backup_client_server": scalar(lambda v: None if v == "" else HOST(v)),
+    "backup_client_server_address": scalar(lambda v: None if v == "" else HOST(v)),
+    # monitoring's rules (PromQL thresholds, durations) and receivers
+    "monitoring_server_thresholds": mapping(WORD, _number, "an alert to its threshold"),
+    "monitoring_server_alert_for": mapping(WORD, DURATION, "an alert to a duration"),
+    "monitoring_server_operations_receivers": items(receiver_problem),
+    # hypervisors: modules-load.d, directories, downloads, the fleet account
+    "hypervisor_modules": items(MODULE),
+    "hypervisor_pools": items(POOL),
+    "hypervisor_images_dir": scalar(PATH),
+    "hypervisor_base_images": items(IMAGE),
+    "hypervisor_fleet_user": scalar(GROUP),
+    "hypervisor_fleet_keys": items(SSH_KEY),
+    # FreeIPMI's configuration (ipmi_exporter writes these into it as they are)
+    "monitoring_server_bmc_privilege": scalar(_one_of("user", "operator", "admin")),
+    "monitoring_server_bmc_workarounds": items(WORD),
+    # directories made root's and 0755, files written as root
+    "pki_tls_dir": scalar(PATH),
+    "backup_client_metrics_dir": scalar(PATH),
+    "base_admin_shell": scalar(PATH),
+    # before login on every terminal; the host keys kept (the others are deleted)
+    "hardening_banner": scalar(TEXT),
+    "ssh_host_key_types": _nonempty(items(_one_of("ed25519", "ecdsa", "rsa"))),
 }
 
 # Knobs whose role default is computed from the site model, which sitemodel.validate
@@ -318,6 +551,7 @@ ROLES = tuple(
             "backup_replica",
             "monitoring_agent",
             "monitoring_server",
+            "hypervisor",
         ]
     )
 )

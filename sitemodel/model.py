@@ -202,7 +202,17 @@ def prefix_problem(net: IPNetwork, policy: Policy) -> str:
     return ""
 
 
+def scoped(text: str) -> bool:
+    """Whether an address carries an IPv6 scope id (``fe80::1%eth0``). Python's ipaddress
+    accepts any character after the ``%``, a newline included, and ``str()`` gives it back
+    into the files it is written to; the site never needs one: refused everywhere."""
+    return "%" in text
+
+
 def _as_net(value: Any, version: int, what: str, errors: list[str], policy: Policy) -> Any:
+    if isinstance(value, str) and scoped(value):
+        errors.append(f"{what}: {value!r:.60} carries a scope id ('%'): not a site prefix")
+        return None
     if isinstance(value, bool) or not isinstance(value, str):
         errors.append(f"{what}: expected a prefix such as 10.0.0.0/24, got {value!r:.60}")
         return None
@@ -274,29 +284,34 @@ def _retention(value: Any, where: str, errors: list[str]) -> dict[str, int] | No
     return kept if len(errors) == count else None
 
 
+def receiver_problem(item: Any) -> str | None:
+    """What is wrong with one alert receiver ({webhook: URL} or {email: address}), if
+    anything: webhooks only on a site's address, no SaaS."""
+    if not isinstance(item, Mapping) or len(item) != 1 or not set(item) <= {"webhook", "email"}:
+        return "expected {webhook: URL} or {email: address}"
+    kind, value = next(iter(item.items()))
+    value = str(value)
+    if kind == "email" and not MAIL.match(value):
+        return f"{value!r:.60} is not a mail address"
+    if kind == "webhook" and not WEBHOOK.match(value):
+        return (
+            f"{value!r:.80} is not http(s)://<site address>:<port>/<path> "
+            "(alerts go to the site's own hosts, never outside)"
+        )
+    return None
+
+
 def _receivers(raw: Any, where: str, errors: list[str]) -> tuple[Mapping[str, str], ...]:
     """A tenant's alert receivers: webhooks on the site's own addresses, mail addresses
     (the site's relay delivers them). No receiver outside the site: no SaaS."""
     found = []
     for i, item in enumerate(_as_list(raw, f"{where} alert_receivers", errors)):
-        what = f"{where} alert receiver #{i + 1}"
-        if not isinstance(item, Mapping) or len(item) != 1 or not set(item) <= {"webhook", "email"}:
-            errors.append(f"{what}: expected {{webhook: URL}} or {{email: address}}")
+        problem = receiver_problem(item)
+        if problem:
+            errors.append(f"{where} alert receiver #{i + 1}: {problem}")
             continue
         kind, value = next(iter(item.items()))
-        value = str(value)
-        if kind == "email" and not MAIL.match(value):
-            errors.append(f"{what}: {value!r:.60} is not a mail address")
-            continue
-        if kind == "webhook":
-            match = WEBHOOK.match(value)
-            if not match:
-                errors.append(
-                    f"{what}: {value!r:.80} is not http(s)://<site address>:<port>/<path> "
-                    "(alerts go to the site's own hosts, never outside)"
-                )
-                continue
-        found.append({kind: value})
+        found.append({kind: str(value)})
     return tuple(found)
 
 

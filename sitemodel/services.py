@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sitemodel.model import RETENTION_KEYS, Host, SiteModel, parse_model, parse_policy
+from sitemodel.model import RETENTION_KEYS, Host, SiteModel, parse_model, parse_policy, scoped
 from sitemodel.validate import HOST_NAME, receiver_errors
 
 # A room's name (a Prometheus label value, written in file_sd).
@@ -121,6 +121,8 @@ def _bmc(value: Any, host: str) -> str:
     elif text.count(":") == 1:
         address, port = text.split(":")
     try:
+        if scoped(address):
+            raise ValueError(address)
         ipaddress.ip_address(address)
     except ValueError:
         raise ValueError(f"host {host!r}: site_bmc {text!r:.60} is not an address[:port]") from None

@@ -83,14 +83,22 @@ def root() -> Path:
     return ROOT
 
 
+LAB_COPY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYmNvcHlrZXlmb3J0aGVwcmVmbGlnaHRvbmx5"
+
+
 @pytest.fixture
 def lab_copy(tmp_path: Path) -> Path:
     """A copy of the lab inventory whose hosts do not exist: any connection would fail."""
     inv = tmp_path / "inventory"
     shutil.copytree(ROOT / "inventory" / "lab", inv)
+    # The lab's public keys (made by `make lab`): the preflight checks their form.
+    keys = tmp_path / "lab-keys"
+    keys.mkdir()
+    for name in ("id_ed25519.pub", "fleet.pub"):
+        (keys / name).write_text(f"{LAB_COPY_KEY} {name}@lab-copy\n", encoding="utf-8")
     (inv / "group_vars" / "all" / "unreachable.yml").write_text(
         "ansible_connection: ssh\nansible_host: 192.0.2.1\nansible_ssh_timeout: 1\n"
-        "site_apt_mirror: http://mirror.invalid/debian\n",
+        f"site_apt_mirror: http://mirror.invalid/debian\nlab_ssh_files: {keys}\n",
         encoding="utf-8",
     )
     make_vault(inv)

@@ -152,6 +152,27 @@ CASES: dict[str, tuple[Change, str]] = {
         ),
         "overlapping prefixes: 'ville' fd42::/48 and 'aphp' fd42::/56",
     ),
+    # Python's ipaddress takes anything after an IPv6 '%' (scope id), a newline included,
+    # and str() writes it back: refused wherever an address is read.
+    "ipv6-scope-id": (
+        tenant(0, ipv6="fd42:1::/64%x\nallow all"),
+        "carries a scope id ('%'): not a site prefix",
+    ),
+    "bmc-scope-id": (
+        hosts(
+            lambda d: d["all"]["children"]["bastions"]["hosts"]["bastion01"].update(
+                site_bmc="[fe80::1%eth0\n]:623"
+            )
+        ),
+        "is not an address[:port]",
+    ),
+    "firewall-source-scope-id": (
+        group_vars(
+            "time_servers.yml",
+            {"firewall_openings": [{"name": "x", "port": 9, "from": ["fd42::1%x\naccept"]}]},
+        ),
+        "host 'ntp01': firewall: site opening 'x': unknown source",
+    ),
     "ipv6-tiny": (tenant(0, ipv6="fd42::/120"), "prefix length /120 is outside /32-/64"),
     "ipv6-public": (tenant(0, ipv6="2a01:cb00::/48"), "ipv6: 2a01:cb00::/48 is public"),
     "ipv6-documentation": (tenant(0, ipv6="2001:db8::/48"), "is reserved (documentation"),

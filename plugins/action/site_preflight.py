@@ -168,7 +168,9 @@ class ActionModule(ActionBase):
             if not errors:
                 hosts = self._host_inputs(task_vars, defaults, role_vars, renderer)
                 errors.extend(check_hosts(model, hosts))
-        if not errors and _truthy(self._task.args.get("secrets", True)):
+        # Missing secrets are said even beside other problems: a missing vault is the
+        # cause of many (values that read it cannot be rendered).
+        if isinstance(tenants, list) and _truthy(self._task.args.get("secrets", True)):
             errors.extend(self._secret_errors(task_vars, tenants))
         result["hosts"] = len(task_vars.get("groups", {}).get("all", []))
         result["seconds"] = round(time.monotonic() - start, 2)
