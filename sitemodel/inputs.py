@@ -17,11 +17,12 @@ the ``input_errors`` filter when it runs alone (tasks/inputs.yml).
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import kind_of, receiver_problem, scoped
+from sitemodel.model import RESERVED_GROUPS, kind_of, receiver_problem, scoped
 
 Check = Callable[[str, Any, list[str]], None]
 
@@ -30,11 +31,13 @@ def _show(value: Any) -> str:
     return f"{value!r:.80}"
 
 
-def _label(item: Any) -> str:
-    """An entry as a message names it: a record by its name only (an admin's entry holds
-    a password hash, which no message may show)."""
-    if isinstance(item, Mapping):
-        return f"the entry named {_show(item.get('name', '?'))}"
+def _label(item: Any, index: int) -> str:
+    """An entry as a message names it: a record by its name, or by its position when it
+    has none and holds a password hash, which no message may show."""
+    if isinstance(item, Mapping) and "name" in item:
+        return f"the entry named {_show(item['name'])}"
+    if isinstance(item, Mapping) and "password_hash" in item:
+        return f"entry #{index + 1}"
     return _show(item)
 
 
@@ -94,7 +97,7 @@ IP = _ip
 NETWORK = _network
 HOST = pattern(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,252}", "is not a host name or address")
 URL = pattern(
-    r"(https?|file)://[A-Za-z0-9.:\[\]-]{0,255}(/[A-Za-z0-9._~%+-]*)*",
+    r"(https?|file)://[A-Za-z0-9.:\[\]-]{0,255}(/[A-Za-z0-9._~%+-]*)*(\?[A-Za-z0-9._~%+=&-]*)?",
     "is not a URL (http(s):// or file://, no space, quote or newline)",
 )
 SIZE = pattern(r"[0-9]{1,9}[kKmMgGtT]?", "is not a size (a number and k, M, G or T)")
@@ -103,7 +106,9 @@ SPAN = pattern(
     "is not a time span (e.g. 30s, 15min, 1month)",
 )
 CALENDAR = pattern(r"[A-Za-z0-9*,./:~ -]{1,64}", "is not a systemd calendar (e.g. *-*-* 01:00:00)")
-DURATION = pattern(r"([0-9]{1,9}(ms|s|m|h|d|w|y)){1,4}", "is not a Prometheus duration (e.g. 30s)")
+DURATION = pattern(
+    r"0|([0-9]{1,9}(ms|s|m|h|d|w|y)){1,4}", "is not a Prometheus duration (e.g. 30s)"
+)
 CLOCK = pattern(r"([01][0-9]|2[0-3]):[0-5][0-9]", "is not a time of day (HH:MM)")
 WORD = pattern(r"[A-Za-z0-9_-]{1,64}", "is not a word (letters, digits, _ and -)")
 ALGORITHM = pattern(r"[a-z0-9@.+-]{1,64}", "is not an algorithm name")
@@ -152,41 +157,69 @@ LOG_LEVEL = pattern(
 SSH_KEY = pattern(
     r"(ssh-ed25519|sk-ssh-ed25519@openssh\.com|ecdsa-sha2-nistp(256|384|521)"
     r"|sk-ecdsa-sha2-nistp256@openssh\.com|ssh-rsa) [A-Za-z0-9+/]{16,16384}={0,3}"
-    r"( [\x21-\x7e][\x20-\x7e]{0,199})?",
-    "is not one SSH public key (type, base64 key, optional comment; one line)",
+    r"([ \t][^\x00-\x08\x0a-\x1f\x7f]{0,200})?",
+    "is not one SSH public key (type, base64 key, optional comment; one line, no options)",
 )
 # A file name in a directory the role owns: no '/', no leading dot (so no '..').
 FILE_NAME = pattern(
     r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,99}", "is not a file name (no '/', no leading dot)"
 )
-CHECKSUM = pattern(
-    r"(sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})",
-    "is not sha256:, sha384: or sha512: and the hex digest",
-)
+_DIGEST = r"sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128}"
+
+
+def CHECKSUM(value: Any) -> str | None:
+    """A digest, or (get_url's other form) a SHA-2 sums file's URL: sha512:https://..."""
+    kind, _, rest = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if re.fullmatch(_DIGEST, value if isinstance(value, str) else "") or (
+        kind in ("sha256", "sha384", "sha512") and URL(rest) is None
+    ):
+        return None
+    return "is not sha256:, sha384: or sha512: and the hex digest or a sums file's URL"
+
+
 UNIT = pattern(r"[A-Za-z0-9@_.:-]{1,200}\.service", "is not a service unit name")
 DATABASE_NAME = pattern(r"[A-Za-z0-9_.-]{1,63}", "is not a database name (letters, digits, _.-)")
 # A GECOS full name: any printable character but ':' (the field separator of /etc/passwd).
 FULL_NAME = pattern(r"[^\x00-\x1f\x7f:]{0,100}", "is not a full name (one line, no ':')")
 # A crypt(3) hash (yescrypt, sha512crypt, ...) or a locked password: one shadow field.
-PASSWORD_HASH = pattern(r"\$[A-Za-z0-9./=,$-]{8,300}|[!*]", "is not a crypt hash (one field)")
+PASSWORD_HASH = pattern(
+    r"[!*]{0,2}\$[A-Za-z0-9./=,$-]{8,300}|[!*]{1,2}", "is not a crypt hash (one field)"
+)
 # Groups that give root, or root's data, to their members (Debian's): never a tenant
 # admin's (role base grants the site admins' sudo through base_admin_group).
-PRIVILEGED_GROUPS = frozenset(
-    {"root", "sudo", "adm", "disk", "shadow", "kmem", "staff", "wheel", "docker", "lxd",
-     "libvirt", "systemd-journal", "sysadmins", "_ssh", "tty", "video"}
-)  # fmt: skip
+PRIVILEGED_GROUPS = RESERVED_GROUPS | {"ssl-cert", "borg-replica", "incus", "incus-admin"}
+# Accounts that exist for the system or the site's services: an admin entry by that name
+# would take the account over (its keys, its shell, its groups).
+RESERVED_ACCOUNTS = RESERVED_GROUPS | {
+    "sync", "games", "gnats", "nobody", "_apt", "sshd", "postgres", "mysql", "Debian-exim",
+    "postfix", "statd", "tss", "dnsmasq", "libvirt-dnsmasq", "syslog", "uuidd", "tcpdump",
+    "_rpc", "polkitd", "usbguard", "nagios", "redis", "ntp",
+}  # fmt: skip
+_RESERVED_PREFIXES = ("borg-", "systemd-", "cite-")
+
+
+def _account_name(value: Any) -> str | None:
+    problem = GROUP(value)
+    if problem:
+        return problem
+    if value in RESERVED_ACCOUNTS or value.startswith(_RESERVED_PREFIXES):
+        return "is a system or service account (an admin entry would take it over)"
+    return None
 
 
 # Text shown before login (/etc/issue, sshd's Banner, motd): lines of printable text, no
 # terminal escape or other control character.
 TEXT = pattern(
-    r"[^\x00-\x09\x0b-\x1f\x7f]{0,4000}", "holds a control character (only text and newlines)"
+    r"[^\x00-\x08\x0b-\x1f\x7f-\x9f\\]{0,4000}",
+    "holds a control character or a backslash (agetty expands \\e in /etc/issue)",
 )
 
 
 def _number(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "is not a number"
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}(\.[0-9]{1,12})?", value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return "is not a number (a finite one: .nan or .inf would silence the alert)"
     return None
 
 
@@ -213,11 +246,11 @@ def items(test: Callable[[Any], str | None]) -> Check:
             shown = "" if isinstance(value, Mapping) else f" {_show(value)}"
             errors.append(f"{knob} must be a list, got {kind_of(value)}{shown}")
             return
-        found = [(item, test(item)) for item in value]
-        bad = [(item, problem) for item, problem in found if problem]
+        found = [(i, item, test(item)) for i, item in enumerate(value)]
+        bad = [(i, item, problem) for i, item, problem in found if problem]
         if bad:
-            shown = ", ".join(_label(item) for item, _ in bad[:5])
-            errors.append(f"{knob}: {shown} {bad[0][1]}")
+            shown = ", ".join(_label(item, i) for i, item, _ in bad[:5])
+            errors.append(f"{knob}: {shown} {bad[0][2]}")
 
     return check
 
@@ -272,11 +305,12 @@ def _record(
         unknown = sorted(str(k) for k in entry if k not in fields)
         if unknown:
             return f"has field(s) {', '.join(unknown)} not among {', '.join(fields)}"
-        missing = [k for k in required if k not in entry]
+        missing = [k for k in required if entry.get(k) is None]
         if missing:
             return f"lacks {', '.join(missing)}"
         for key, field_test in fields.items():
-            problem = field_test(entry[key]) if key in entry else None
+            # An optional field left empty in YAML (``comment:``) is unset.
+            problem = field_test(entry[key]) if entry.get(key) is not None else None
             if problem:
                 return f"has {key}: {problem}"
         return None
@@ -313,13 +347,13 @@ def _port(value: Any) -> str | None:
 
 
 def _tenant_group(value: Any) -> str | None:
-    if value in PRIVILEGED_GROUPS:
+    if value in PRIVILEGED_GROUPS or (isinstance(value, str) and value.startswith("borg-")):
         return "gives root or root's data (never a tenant admin's group)"
     return GROUP(value)
 
 
 _ADMIN_FIELDS: dict[str, Callable[[Any], str | None]] = {
-    "name": GROUP,
+    "name": _account_name,
     "comment": FULL_NAME,
     "ssh_keys": _list_of(SSH_KEY),
     "password_hash": PASSWORD_HASH,
@@ -350,19 +384,40 @@ TENANT_ADMIN = _account({**_ADMIN_FIELDS, "groups": _list_of(_tenant_group)})
 # borgmatic's database hooks: only these fields. Others (pg_dump_command, options, ...)
 # are commands or arguments borgmatic runs as root. A password goes in root's ~/.pgpass or
 # ~/.my.cnf, never in the inventory's clear text.
-DATABASE = _record(
+_DATABASE_RECORD = _record(
     {
         "type": _one_of("postgresql", "mysql", "sqlite"),
         "name": DATABASE_NAME,
+        "label": DATABASE_NAME,
         "path": PATH,
-        "hostname": HOST,
-        "port": _port,
-        "username": GROUP,
-        "format": _one_of("plain", "custom", "directory", "tar"),
+        # A server's name or address, or the directory of its Unix socket.
+        "hostname": lambda v: None if PATH(v) is None else HOST(v),
+        "port": lambda v: _port(int(v) if isinstance(v, str) and v.isdigit() else v),
+        "username": pattern(r"[A-Za-z0-9_.@-]{1,63}", "is not a database user name"),
+        "format": _one_of("plain", "custom", "directory", "tar", "sql"),
+        "ssl_mode": _one_of("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
     },
     ["type", "name"],
-    "{type, name, path, hostname, port, username, format}",
+    "{type, name, label, path, hostname, port, username, format, ssl_mode}",
 )
+_DATABASE_FORMATS = {
+    "postgresql": ("plain", "custom", "directory", "tar"),
+    "mysql": ("sql",),
+    "sqlite": (),
+}
+
+
+def DATABASE(entry: Any) -> str | None:
+    """A database to dump: known fields only, the format its type knows."""
+    problem = _DATABASE_RECORD(entry)
+    if problem is None and entry.get("format") is not None:
+        known = _DATABASE_FORMATS[entry["type"]]
+        if entry["format"] not in known:
+            allowed = ", ".join(known) or "no format"
+            return f"has format: {entry['format']!r} is not for {entry['type']} ({allowed})"
+    return problem
+
+
 POOL = _record({"name": WORD, "path": PATH}, ["name", "path"], "{name, path}")
 IMAGE = _record(
     {"name": FILE_NAME, "url": URL, "checksum": CHECKSUM},
@@ -371,14 +426,25 @@ IMAGE = _record(
 )
 # auditctl options a rule may use: the control options (-D deletes every rule, -e 0 turns
 # auditing off, -f, -b, -r ...) are the role's alone, even in the middle of a line.
-_AUDIT_OPTIONS = frozenset({"-a", "-A", "-w", "-W", "-p", "-k", "-F", "-S", "-C"})
+# auditctl options a rule may use: the control options (-D deletes every rule, -e 0 turns
+# auditing off, -f, -b, -r ...) are the role's alone, even in the middle of a line. Only the
+# exit list is open: "never,task" would stop auditing every process, an "exclude" or
+# "user" rule would drop records, and -A would put a rule before the role's.
+_AUDIT_OPTIONS = frozenset({"-w", "-p", "-k", "-F", "-S", "-C"})
+_AUDIT_LISTS = frozenset({"always,exit", "never,exit", "exit,always", "exit,never"})
 _AUDIT_TOKEN = re.compile(r"[A-Za-z0-9_.,:/=!<>&|@*+-]{1,200}")
 
 
 def _audit_rule(value: Any) -> str | None:
-    tokens = value.split(" ") if isinstance(value, str) else []
-    if not tokens or tokens[0] not in {"-a", "-A", "-w"}:
-        return "is not one audit rule (-a, -A or -w ...)"
+    tokens = value.split() if isinstance(value, str) and _fits(_AUDIT_LINE, value) else []
+    if not tokens:
+        return "is not one audit rule (one line; letters, digits, _.,:/=!<>&|@*+-)"
+    if tokens[0] == "-a":
+        if len(tokens) < 2 or tokens[1] not in _AUDIT_LISTS:
+            return "is not an exit-list rule (-a always,exit or -a never,exit ...)"
+        tokens = tokens[2:]
+    elif tokens[0] != "-w":
+        return "is not one audit rule (-a always,exit ... or -w <path> ...)"
     for token in tokens:
         if not _AUDIT_TOKEN.fullmatch(token):
             return "is not one audit rule (one line; letters, digits, _.,:/=!<>&|@*+-)"
@@ -387,13 +453,19 @@ def _audit_rule(value: Any) -> str | None:
     return None
 
 
-_NFT_STATEMENT = re.compile(r'[A-Za-z0-9 _.,:/@"!=<>&|\[\]{}()*+-]{1,400}')
-_NFT_REFUSED = frozenset({"include", "define", "table", "chain", "flush", "delete", "add"})
+_AUDIT_LINE = re.compile(r"[A-Za-z0-9_.,:/=!<>&|@*+ -]{1,400}")
+_NFT_STATEMENT = re.compile(r"[A-Za-z0-9 _.,:/@\"'!=<>&|\[\]{}()*+-]{1,400}")
+# Commands and directives nft takes inside a chain's body, never part of a rule; a rule
+# may add to or delete from a set (add @meter { ... }), but not begin with "add".
+_NFT_DIRECTIVES = frozenset(
+    {"include", "define", "redefine", "undefine", "table", "chain", "flush"}
+)
+_NFT_COMMANDS = frozenset({"add", "delete", "insert", "replace", "create", "list", "reset"})
 
 
 def _nft_statement(value: Any) -> str | None:
     """One rule of the input chain: anonymous sets ({ 80, 443 }) are balanced, so that no
-    '}' closes the chain to open another."""
+    '}' closes the chain to open another; no directive or command among its words."""
     if not _fits(_NFT_STATEMENT, value):
         return "is not one nftables statement (one line; no ; # $)"
     depth = 0
@@ -403,8 +475,9 @@ def _nft_statement(value: Any) -> str | None:
             return "is not one nftables statement (its braces leave or nest the chain)"
     if depth:
         return "is not one nftables statement (its braces leave or nest the chain)"
-    if value.split(" ", 1)[0] in _NFT_REFUSED:
-        return "is a command, not a rule statement of the input chain"
+    words = re.sub(r'"[^"]*"', " ", value).split()
+    if not words or words[0] in _NFT_COMMANDS or _NFT_DIRECTIVES.intersection(words):
+        return "holds a command or directive, not a rule statement of the input chain"
     return None
 
 
@@ -514,7 +587,7 @@ KNOBS: dict[str, Check] = {
     "hypervisor_pools": items(POOL),
     "hypervisor_images_dir": scalar(PATH),
     "hypervisor_base_images": items(IMAGE),
-    "hypervisor_fleet_user": scalar(GROUP),
+    "hypervisor_fleet_user": scalar(_account_name),
     "hypervisor_fleet_keys": items(SSH_KEY),
     # FreeIPMI's configuration (ipmi_exporter writes these into it as they are)
     "monitoring_server_bmc_privilege": scalar(_one_of("user", "operator", "admin")),
@@ -557,10 +630,43 @@ ROLES = tuple(
 )
 
 
+def _names(entries: Any) -> set[str]:
+    return {str(e["name"]) for e in entries or () if isinstance(e, Mapping) and "name" in e}
+
+
+def _account_errors(values: Mapping[str, Any]) -> list[str]:
+    """Between the accounts' knobs, once each is well formed: a login is a site admin, a
+    tenant admin or the fleet account, never two of them (its keys would be replaced by
+    the other's), and no tenant admin is in the site admins' sudo group."""
+    errors = []
+    site, tenant = _names(values.get("base_admins")), _names(values.get("base_tenant_admins"))
+    if site & tenant:
+        errors.append(
+            f"base_admins and base_tenant_admins both have {', '.join(sorted(site & tenant))} "
+            "(a login is a site admin or a tenant admin, never both)"
+        )
+    fleet = values.get("hypervisor_fleet_user")
+    if fleet in site | tenant:
+        errors.append(f"hypervisor_fleet_user {fleet!r} is also an admin's login")
+    admin_group = values.get("base_admin_group")
+    in_group = sorted(
+        str(e["name"])
+        for e in values.get("base_tenant_admins") or ()
+        if admin_group in (e.get("groups") or ())
+    )
+    if admin_group and in_group:
+        errors.append(
+            f"base_tenant_admins: {', '.join(in_group)} in base_admin_group {admin_group!r} "
+            "(the site admins' sudo group, never a tenant admin's)"
+        )
+    return errors
+
+
 def input_errors(values: Mapping[str, Any]) -> list[str]:
-    """Problems of the knobs present in ``values`` (those of ``KNOBS``), one per knob."""
+    """Problems of the knobs present in ``values`` (those of ``KNOBS``), one per knob, then
+    those between knobs (the accounts)."""
     errors: list[str] = []
     for knob, check in KNOBS.items():
         if knob in values:
             check(knob, values[knob], errors)
-    return errors
+    return errors or _account_errors(values)

@@ -258,6 +258,11 @@ CASES: dict[str, tuple[Change, str]] = {
         ),
         "source ::/0 is wider than /16",
     ),
+    # A tenant without an id is said, not a traceback (the vault check reads the ids too).
+    "tenant-without-id": (
+        tenants(lambda d: d["site_tenants"][0].pop("id")),
+        "site_tenants[0]",
+    ),
     "missing-tenants-file": (
         lambda inv: (inv / "group_vars" / "all" / "tenants.yml").unlink(),
         "site_tenants is not defined: the inventory's site model belongs in ",

@@ -249,7 +249,40 @@ HOSTILE: dict[str, tuple[str, Any, str]] = {
         "its braces leave or nest the chain",
     ),
     "nft-semicolon": ("firewall_extra_input_rules", ["accept; flush ruleset"], "no ; # $"),
-    "nft-include": ("firewall_extra_input_rules", ['include "/tmp/x.nft"'], "is a command"),
+    "nft-include": ("firewall_extra_input_rules", ['include "/tmp/x.nft"'], "holds a command"),
+    "nft-include-indented": (
+        "firewall_extra_input_rules",
+        [' include "/srv/*/fw.nft"'],
+        "holds a command or directive",
+    ),
+    "nft-redefine": ("firewall_extra_input_rules", ["tcp dport 1 redefine x = 2"], "directive"),
+    "nft-add-rule": ("firewall_extra_input_rules", ["add rule inet f input accept"], "command"),
+    "audit-never-task": ("audit_extra_rules", ["-a never,task"], "is not an exit-list rule"),
+    "audit-exclude": (
+        "audit_extra_rules",
+        ["-a always,exclude -F msgtype>=1000"],
+        "is not an exit-list rule",
+    ),
+    "audit-prepend": ("audit_extra_rules", ["-A never,exit -S all"], "is not one audit rule"),
+    "tenant-admin-takes-postgres": (
+        "base_tenant_admins",
+        [{"name": "postgres", "groups": ["adm_aphp"], "ssh_keys": [KEY]}],
+        "is a system or service account",
+    ),
+    "tenant-admin-kvm": (
+        "base_tenant_admins",
+        [{"name": "bob", "groups": ["kvm"], "ssh_keys": [KEY]}],
+        "'kvm', which gives root",
+    ),
+    "admin-takes-root": (
+        "base_admins",
+        [{"name": "root", "ssh_keys": [KEY]}],
+        "is a system or service account",
+    ),
+    "fleet-user-root-account": ("hypervisor_fleet_user", "root", "is a system or service"),
+    "threshold-nan": ("monitoring_server_thresholds", {"disk_used_ratio": float("nan")}, "finite"),
+    "banner-agetty-escape": ("hardening_banner", "Accès \\e[2J réservé", "a backslash"),
+    "banner-c1-csi": ("hardening_banner", "Accès \x9b2J réservé", "a control character"),
     "freeipmi-privilege": (
         "monitoring_server_bmc_privilege",
         "operator\ncipher-suite-id 0",
@@ -307,29 +340,57 @@ LEGITIMATE: dict[str, Any] = {
             "groups": ["adm"],
         },
         {"name": "old_admin", "state": "absent"},
+        {
+            "name": "jose",
+            "comment": None,
+            "password_hash": "!$6$rounds=5000$abcdefgh$lockedbyusermod",
+            "ssh_keys": [f"{KEY} José@portable\t"],
+        },
     ],
     "base_tenant_admins": [{"name": "ville-admin1", "groups": ["adm_ville"], "ssh_keys": [KEY]}],
     "backup_client_databases": [
         {"type": "postgresql", "name": "all", "hostname": "db1.ville.example", "port": 5432},
         {"type": "postgresql", "name": "app", "username": "backup", "format": "custom"},
         {"type": "sqlite", "name": "wiki", "path": "/srv/wiki/wiki.db"},
+        {"type": "mysql", "name": "all", "format": "sql", "label": "crm"},
+        {
+            "type": "postgresql",
+            "name": "all",
+            "hostname": "/var/run/postgresql",
+            "port": "5432",
+            "username": "Backup.User",
+            "ssl_mode": "verify-full",
+        },
     ],
-    "monitoring_server_thresholds": {"disk_used_ratio": 0.9, "backup_max_age_hours": 30},
+    "monitoring_server_thresholds": {"disk_used_ratio": 0.9, "backup_max_age_hours": "30"},
+    "monitoring_server_alert_for": {"host_down": "0", "disk_full": "1h30m"},
+    "hardening_banner": "Accès réservé.\n\tToute connexion est enregistrée.\n",
     "monitoring_server_operations_receivers": [
         {"webhook": "http://10.0.10.20:9095/alerts"},
         {"email": "exploitation@ville.example"},
     ],
     "hypervisor_base_images": [
-        {"name": "debian-12.qcow2", "url": "http://10.0.0.5/images/d12.qcow2", "checksum": SHA256}
+        {"name": "debian-12.qcow2", "url": "http://10.0.0.5/images/d12.qcow2", "checksum": SHA256},
+        {
+            "name": "debian-13.qcow2",
+            "url": "http://10.0.0.5/images/trixie/latest/debian-13-generic-amd64.qcow2?v=1",
+            "checksum": "sha512:http://10.0.0.5/images/trixie/latest/SHA512SUMS",
+        },
     ],
     "hypervisor_fleet_keys": [f"{KEY} pulumi@poste-exploit"],
     "audit_extra_rules": [
-        "-w /srv/app/config -p wa -k app-config",
+        "-w /srv/app/config  -p rwxa -k app-config",
+        "-a always,exit -F path=/usr/bin/x -F perm=x -F auid>=1000 -F auid!=4294967295 -k x",
+        "-a exit,never -S open,openat -F success=0 -F exit=-EPERM -F key=noise",
         "-a always,exit -F arch=b64 -S open,openat -F exit=-EACCES -F auid>=1000 -k access",
     ],
     "firewall_extra_input_rules": [
         'ip saddr 10.0.20.0/24 tcp dport { 5432, 5433 } accept comment "replication"',
         "meta l4proto vrrp accept",
+        "tcp dport 22 ct state new add @meter { ip saddr limit rate 3/minute } accept",
+        "ip saddr @allowed tcp dport { 80, 443 } accept",
+        'log prefix "l\'entrée: " counter drop'.replace("é", "e"),
+        'iifname "eth0" ip6 saddr fd42::/64 accept',
     ],
 }
 
@@ -368,6 +429,39 @@ def test_a_hostile_value_is_refused_with_its_knob_named(case: str) -> None:
     assert len(found) == 1, found
     assert found[0].startswith(f"{knob}"), found
     assert message in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {
+                "base_admin_group": "ops",
+                "base_tenant_admins": [{"name": "bob", "groups": ["ops"], "ssh_keys": [KEY]}],
+            },
+            "base_tenant_admins: bob in base_admin_group 'ops'",
+        ),
+        (
+            {
+                "base_admins": [{"name": "alice", "ssh_keys": [KEY]}],
+                "base_tenant_admins": [{"name": "alice", "ssh_keys": [KEY]}],
+            },
+            "base_admins and base_tenant_admins both have alice",
+        ),
+        (
+            {
+                "base_admins": [{"name": "fleet", "ssh_keys": [KEY]}],
+                "hypervisor_fleet_user": "fleet",
+            },
+            "hypervisor_fleet_user 'fleet' is also an admin's login",
+        ),
+    ],
+    ids=["tenant-admin-in-custom-admin-group", "admin-in-both-lists", "fleet-is-an-admin"],
+)
+def test_accounts_never_overlap(values: dict[str, Any], message: str) -> None:
+    """A login's keys and groups come from one entry only (else the other replaces them)."""
+    (found,) = input_errors({**RENDERED, **values})
+    assert found.startswith(message), found
 
 
 def test_a_refused_admin_entry_is_named_and_its_password_hash_never_shown() -> None:
@@ -520,7 +614,7 @@ ALONE: dict[str, tuple[str, Any, str]] = {
     "backup_replica": ("backup_replica_root", "/srv/replica -exec", "not an absolute path"),
     "backup_server": ("backup_server_listen", "0.0.0.0\nPermitRootLogin yes", "not an IP"),
     "base": ("base_container_skipped_units", ["acct.service\n"], "not a service unit"),
-    "firewall": ("firewall_extra_input_rules", ['include "/tmp/x"'], "is a command"),
+    "firewall": ("firewall_extra_input_rules", ['include "/tmp/x"'], "holds a command"),
     "hardening": ("hardening_umask", "077; id", "is not an octal umask"),
     "hypervisor": ("hypervisor_modules", ["kvm\nx"], "is not a kernel module name"),
     "log_server": ("log_server_root", "/srv/log -exec", "is not an absolute path"),

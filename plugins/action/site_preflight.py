@@ -188,7 +188,9 @@ class ActionModule(ActionBase):
         errors = []
         groups = task_vars.get("groups", {})
         with_hosts = sorted(
-            str(t["id"]) for t in tenants if isinstance(t, Mapping) and groups.get(str(t["id"]))
+            str(t.get("id"))
+            for t in tenants
+            if isinstance(t, Mapping) and t.get("id") is not None and groups.get(str(t["id"]))
         )
         passphrases = task_vars.get("vault_backup_passphrases") or {}
         if not isinstance(passphrases, Mapping):
