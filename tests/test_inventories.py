@@ -3,6 +3,7 @@ preflight, before any host is contacted; a fifth tenant is a data-only change.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,28 @@ def test_preflight_refuses_missing_vault_passphrases(lab_copy: Path) -> None:
         "no backup passphrase in Ansible Vault for tenant(s) "
         "aphp, eau_de_paris, paris_habitat, ville" in " ".join(out.split())
     )
+    assert "UNREACHABLE" not in out
+
+
+def test_preflight_before_the_lab_is_made_leaves_what_reads_its_vault_and_keys(
+    lab_copy: Path,
+) -> None:
+    """lab/up.yml's preflight runs on a fresh clone before the lab's vault and keys exist
+    (preflight_secrets: false): the admins' entries read both, so their check waits for
+    site.yml's preflight, which refuses them when they are still missing."""
+    (lab_copy / "group_vars" / "all" / "vault.yml").unlink()
+    unreachable = lab_copy / "group_vars" / "all" / "unreachable.yml"
+    text = unreachable.read_text("utf-8")
+    unreachable.write_text(
+        re.sub(r"lab_ssh_files: .*", "lab_ssh_files: /nonexistent/cs-lab-keys", text),
+        encoding="utf-8",
+    )
+    rc, out = preflight(lab_copy, "-e", '{"preflight_secrets": false}')
+    assert rc == 0, out[-3000:]
+    rc, out = preflight(lab_copy)
+    flat = " ".join(out.split())
+    assert rc != 0
+    assert "a setting could not be rendered" in flat, flat[-3000:]
     assert "UNREACHABLE" not in out
 
 

@@ -37,6 +37,8 @@ options:
     description:
       - Check that Ansible Vault holds every tenant's backup passphrase.
       - The CA's passphrase is role pki's check, which playbooks/preflight.yml imports.
+      - Without it (lab/up.yml, before the lab's vault and keys exist), a role knob that
+        reads them cannot be rendered yet and is left to the run that has them.
     type: bool
     default: true
   roles:
@@ -166,7 +168,8 @@ class ActionModule(ActionBase):
             model, model_errors = check_model(tenants, shared, addresses, policy)
             errors.extend(model_errors)
             if not errors:
-                hosts = self._host_inputs(task_vars, defaults, role_vars, renderer)
+                secrets = _truthy(self._task.args.get("secrets", True))
+                hosts = self._host_inputs(task_vars, defaults, role_vars, renderer, secrets)
                 errors.extend(check_hosts(model, hosts))
         # Missing secrets are said even beside other problems: a missing vault is the
         # cause of many (values that read it cannot be rendered).
@@ -249,6 +252,7 @@ class ActionModule(ActionBase):
         defaults: Mapping[str, Any],
         role_vars: Mapping[str, Any],
         renderer: _Renderer,
+        secrets: bool = True,
     ) -> dict[str, HostInput]:
         groups: Mapping[str, Sequence[str]] = task_vars.get("groups", {})
         hostvars = task_vars["hostvars"]
@@ -272,12 +276,7 @@ class ActionModule(ActionBase):
             variables = {**defaults, **hostvars.raw_get(host), "hostvars": hostvars}
             try:
                 values = {name: renderer.render(variables.get(name), variables) for name in wanted}
-                knobs = {
-                    name: renderer.render(variables[name], variables)
-                    for name in KNOBS
-                    if name in variables
-                    and not (name in MODEL_DEFAULTS and variables[name] is defaults.get(name))
-                }
+                knobs = self._knobs(variables, defaults, renderer, secrets)
                 controls = renderer.render(controls_spec, {**variables, **role_vars})
             except AnsibleError as exc:
                 inputs[host] = HostInput(
@@ -302,6 +301,29 @@ class ActionModule(ActionBase):
                 knobs=knobs,
             )
         return inputs
+
+    @staticmethod
+    def _knobs(
+        variables: Mapping[str, Any],
+        defaults: Mapping[str, Any],
+        renderer: _Renderer,
+        secrets: bool,
+    ) -> dict[str, Any]:
+        """The host's knobs of sitemodel.inputs, rendered. Without the secrets (lab/up.yml,
+        before the lab's vault and keys are made), a knob that reads them cannot be
+        rendered yet: it is left to site.yml's own preflight, which has them."""
+        knobs = {}
+        for name in KNOBS:
+            if name not in variables or (
+                name in MODEL_DEFAULTS and variables[name] is defaults.get(name)
+            ):
+                continue
+            try:
+                knobs[name] = renderer.render(variables[name], variables)
+            except AnsibleError:
+                if secrets:
+                    raise
+        return knobs
 
 
 class _Renderer:
