@@ -577,11 +577,10 @@ CHECKING_ROLES = sorted({_role_of(knob) for knob in KNOBS})
 
 @pytest.mark.parametrize("role", CHECKING_ROLES)
 def test_each_role_checks_alone_every_knob_of_its_own(role: str) -> None:
-    """The dict a role hands the filter (vars/main.yml, hardening's tasks/inputs.yml) holds
-    exactly its knobs of sitemodel/inputs.py, and one of its tasks asserts it is empty: the
-    lists cannot drift apart, and a role run outside site.yml checks them too."""
-    source = "tasks/inputs.yml" if role == "hardening" else "vars/main.yml"
-    text = (ROOT / "roles" / role / source).read_text("utf-8")
+    """The dict a role hands the filter (its vars/main.yml) holds exactly its knobs of
+    sitemodel/inputs.py, and one of its tasks asserts it is empty: the lists cannot drift
+    apart, and a role run outside site.yml checks them too."""
+    text = (ROOT / "roles" / role / "vars/main.yml").read_text("utf-8")
     handed = set(re.findall(rf"'({role}_\w+)': \1\b", text))
     assert handed == {knob for knob in KNOBS if _role_of(knob) == role}
     assert _check_tasks(role), f"no task of role {role} asserts _{role}_input_errors is empty"
@@ -698,3 +697,14 @@ def test_role_base_alone_checks_the_whole_mirror_url(tmp_path: Path) -> None:
         tasks="preflight",
     )
     assert rc == 0, out[-2000:]
+
+
+def test_role_base_alone_refuses_a_tenant_admin_in_its_admin_group(tmp_path: Path) -> None:
+    values = {
+        "base_apt_mirror": "http://mirror.example/debian",
+        "base_admin_group": "ops",
+        "base_tenant_admins": [{"name": "bob", "groups": ["ops"], "ssh_keys": [KEY]}],
+    }
+    rc, out = _role_play(tmp_path, values, role="base", tasks="preflight")
+    assert rc != 0
+    assert "base_tenant_admins: bob in base_admin_group 'ops'" in out
