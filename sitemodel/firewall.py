@@ -28,7 +28,7 @@ from sitemodel.model import (
     parse_flows,
     parse_model,
     parse_policy,
-    scoped,
+    site_network,
 )
 
 ALL = "all"
@@ -67,9 +67,7 @@ class Index:
 
     def _literal(self, text: str, what: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         try:
-            if scoped(text):
-                raise ValueError(text)
-            prefix = ipaddress.ip_network(text, strict=False)
+            prefix = site_network(text, strict=False)
         except ValueError:
             known = ", ".join(sorted(self.by_id))
             raise ValueError(

@@ -16,13 +16,12 @@ the ``input_errors`` filter when it runs alone (tasks/inputs.yml).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sitemodel.model import RESERVED_GROUPS, kind_of, receiver_problem, scoped
+from sitemodel.model import RESERVED_GROUPS, kind_of, receiver_problem, site_address, site_network
 
 Check = Callable[[str, Any, list[str]], None]
 
@@ -66,9 +65,7 @@ def _path(value: Any) -> str | None:
 
 def _ip(value: Any) -> str | None:
     try:
-        if not isinstance(value, str) or scoped(value):
-            raise ValueError(value)
-        ipaddress.ip_address(value)
+        site_address(value if isinstance(value, str) else "x")
     except ValueError:
         return "is not an IP address (no scope id)"
     return None
@@ -76,9 +73,7 @@ def _ip(value: Any) -> str | None:
 
 def _network(value: Any) -> str | None:
     try:
-        if not isinstance(value, str) or scoped(value):
-            raise ValueError(value)
-        ipaddress.ip_network(value, strict=False)
+        site_network(value if isinstance(value, str) else "x", strict=False)
     except ValueError:
         return "is not an IP address or network (address/prefix)"
     return None
@@ -223,8 +218,10 @@ def _number(value: Any) -> str | None:
     return None
 
 
-def _none_or_path(value: Any) -> str | None:
-    return None if value in ("", "none", None) else PATH(value)
+def unset_or(test: Callable[[Any], str | None], *unset: Any) -> Callable[[Any], str | None]:
+    """``test``, except for the values that mean "none" ('' by default)."""
+    blank = unset or ("",)
+    return lambda value: None if value in blank else test(value)
 
 
 def scalar(test: Callable[[Any], str | None]) -> Check:
@@ -492,8 +489,8 @@ KNOBS: dict[str, Check] = {
     "hardening_blacklisted_modules": items(MODULE),
     "hardening_sudo_defaults": items(SUDO_DEFAULT),
     "hardening_umask": scalar(UMASK),
-    "hardening_sudo_group": scalar(lambda v: None if v == "" else GROUP(v)),
-    "hardening_su_group": scalar(lambda v: None if v == "" else GROUP(v)),
+    "hardening_sudo_group": scalar(unset_or(GROUP)),
+    "hardening_su_group": scalar(unset_or(GROUP)),
     "hardening_cron_allow": items(GROUP),
     "hardening_removed_packages": items(PACKAGE),
     "hardening_installed_packages": items(PACKAGE),
@@ -501,8 +498,8 @@ KNOBS: dict[str, Check] = {
     "hardening_mount_options": mapping(PATH, _mount_options, "a mount point to its options"),
     "hardening_aide_checksums": scalar(AIDE_CHECKSUMS),
     # base: apt's sources and unattended-upgrades (apt.conf strings)
-    "base_apt_mirror": scalar(lambda v: None if v == "" else URL(v)),
-    "base_apt_security_mirror": scalar(lambda v: None if v == "" else URL(v)),
+    "base_apt_mirror": scalar(unset_or(URL)),
+    "base_apt_security_mirror": scalar(unset_or(URL)),
     "base_apt_components": items(WORD),
     "base_apt_signed_by": scalar(PATH),
     "base_unattended_origins": items(ORIGIN),
@@ -516,7 +513,7 @@ KNOBS: dict[str, Check] = {
     "ssh_listen_addresses": items(LISTEN),
     "ssh_max_startups": scalar(STARTUPS),
     "ssh_log_level": scalar(LOG_LEVEL),
-    "ssh_banner": scalar(_none_or_path),
+    "ssh_banner": scalar(unset_or(PATH, "", "none")),
     "ssh_sftp_chroot_groups": items(_sftp_group),
     # backup server's sshd
     "backup_server_listen": scalar(IP),
@@ -575,9 +572,9 @@ KNOBS: dict[str, Check] = {
     "base_container_skipped_units": items(UNIT),
     # backups of a host: borgmatic's hooks, known_hosts, unit names
     "backup_client_databases": items(DATABASE),
-    "backup_client_tenant": scalar(lambda v: None if v == "" else WORD(v)),
-    "backup_client_server": scalar(lambda v: None if v == "" else HOST(v)),
-    "backup_client_server_address": scalar(lambda v: None if v == "" else HOST(v)),
+    "backup_client_tenant": scalar(unset_or(WORD)),
+    "backup_client_server": scalar(unset_or(HOST)),
+    "backup_client_server_address": scalar(unset_or(HOST)),
     # monitoring's rules (PromQL thresholds, durations) and receivers
     "monitoring_server_thresholds": mapping(WORD, _number, "an alert to its threshold"),
     "monitoring_server_alert_for": mapping(WORD, DURATION, "an alert to a duration"),

@@ -202,22 +202,31 @@ def prefix_problem(net: IPNetwork, policy: Policy) -> str:
     return ""
 
 
-def scoped(text: str) -> bool:
-    """Whether an address carries an IPv6 scope id (``fe80::1%eth0``). Python's ipaddress
-    accepts any character after the ``%``, a newline included, and ``str()`` gives it back
-    into the files it is written to; the site never needs one: refused everywhere."""
-    return "%" in text
+SCOPED = "carries a scope id ('%'): not a site {}"
+
+
+def site_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``ipaddress.ip_address`` without IPv6 scope ids (``fe80::1%eth0``): Python accepts
+    any character after the ``%``, a newline included, and ``str()`` gives it back into the
+    files it is written to; the site never needs one. ValueError like ipaddress."""
+    if "%" in text:
+        raise ValueError(SCOPED.format("address"))
+    return ipaddress.ip_address(text)
+
+
+def site_network(text: str, strict: bool = True) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``ipaddress.ip_network`` without IPv6 scope ids (see site_address)."""
+    if "%" in text:
+        raise ValueError(SCOPED.format("prefix"))
+    return ipaddress.ip_network(text, strict=strict)
 
 
 def _as_net(value: Any, version: int, what: str, errors: list[str], policy: Policy) -> Any:
-    if isinstance(value, str) and scoped(value):
-        errors.append(f"{what}: {value!r:.60} carries a scope id ('%'): not a site prefix")
-        return None
     if isinstance(value, bool) or not isinstance(value, str):
         errors.append(f"{what}: expected a prefix such as 10.0.0.0/24, got {value!r:.60}")
         return None
     try:
-        net = ipaddress.ip_network(value, strict=True)
+        net = site_network(value, strict=True)
     except ValueError as exc:
         errors.append(f"{what}: {value!r} is not a valid network prefix ({exc})")
         return None

@@ -7,12 +7,11 @@ these functions give them the same answers from the parsed, validated model, and
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from sitemodel.model import RETENTION_KEYS, Host, SiteModel, parse_model, parse_policy, scoped
+from sitemodel.model import RETENTION_KEYS, Host, SiteModel, parse_model, parse_policy, site_address
 from sitemodel.validate import HOST_NAME, receiver_errors
 
 # A room's name (a Prometheus label value, written in file_sd).
@@ -121,9 +120,7 @@ def _bmc(value: Any, host: str) -> str:
     elif text.count(":") == 1:
         address, port = text.split(":")
     try:
-        if scoped(address):
-            raise ValueError(address)
-        ipaddress.ip_address(address)
+        site_address(address)
     except ValueError:
         raise ValueError(f"host {host!r}: site_bmc {text!r:.60} is not an address[:port]") from None
     with_port = text.startswith("[") or text.count(":") == 1
