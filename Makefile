@@ -121,8 +121,10 @@ $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanager/usr/bin/am
 	@tools/phase "$(notdir $@) from Debian's $(word 3,$(subst /, ,$@)) package (unpacked, not installed)" \
 	  tools/deb-extract $(word 3,$(subst /, ,$@)) $(TOOLS)/$(word 3,$(subst /, ,$@))
 
+# The unit tests UNIT_JOBS at a time (pytest-xdist): each one works in its own tmp_path.
+UNIT_JOBS ?= $(shell nproc)
 unit: setup $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanager/usr/bin/amtool
-	pytest -m "not lab and not fleet" tests
+	pytest -n $(UNIT_JOBS) -m "not lab and not fleet" tests
 
 # The lab end to end: from no lab at all (a lab left running by an interrupted run, or by
 # another clone on this machine, is removed first: the containers' names are the
