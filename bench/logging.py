@@ -1,8 +1,9 @@
 """Log forwarding throughput on the running lab (`make lab` first): messages per second
 from a tenant host's journal to the log server's files, through rsyslog's forwarding (RELP
-in TLS) and the host firewalls, with the crash-safe configuration (logging_durable: disk
-queues synced per message, direct main queue) and without it (memory queues), one after
-the other on the same host; the host is put back as it was.
+in TLS) and the host firewalls, with the crash-safe configuration (logging_durable: one
+forwarder per log server reading the journal itself, no queue, its cursor replayed at each
+start) and without it (the main rsyslog's memory queues), one after the other on the same
+host; the host is put back as it was.
 
     python -m bench --only logging
 """
@@ -65,7 +66,7 @@ def measure() -> list[tuple[str, str]]:
         for durable in (False, True):
             _converge(durable)
             rate = _rate()
-            what = "crash-safe (disk queues synced per message)" if durable else "memory queues"
+            what = "crash-safe (journal forwarders)" if durable else "memory queues"
             rows.append((f"log forwarding, {what}, {COUNT} messages", f"{rate:.0f} msg/s"))
     finally:
         _converge(True)

@@ -172,6 +172,11 @@ def CHECKSUM(value: Any) -> str | None:
     return "is not sha256:, sha384: or sha512: and the hex digest or a sums file's URL"
 
 
+# An inventory name that also names a systemd unit instance and a file (role logging's
+# forwarder to each log server: cite-log-forward@<name>.service, <name>.conf).
+INVENTORY_NAME = pattern(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", "is not an inventory name (letters, digits, _.- )"
+)
 UNIT = pattern(r"[A-Za-z0-9@_.:-]{1,200}\.service", "is not a service unit name")
 DATABASE_NAME = pattern(r"[A-Za-z0-9_.-]{1,63}", "is not a database name (letters, digits, _.-)")
 # A GECOS full name: any printable character but ':' (the field separator of /etc/passwd).
@@ -524,6 +529,7 @@ KNOBS: dict[str, Check] = {
     "backup_server_storage": scalar(PATH),
     # logging and log servers (rsyslog, journald, logrotate, systemd units)
     "logging_tls_dir": scalar(PATH),
+    "logging_servers": items(INVENTORY_NAME),
     "logging_queue_max_disk_space": scalar(SIZE),
     "logging_stats_file": scalar(PATH),
     "logging_journald_max_use": scalar(SIZE),

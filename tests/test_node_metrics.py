@@ -59,6 +59,34 @@ def test_rsyslog_queues_suspensions_and_discards(tmp_path: Path) -> None:
     assert 'cite_rsyslog_dynstats_total{bucket="cite_log_discarded",key="bravo"} 7' in text
 
 
+def test_the_journal_forwarders_suspensions_come_from_their_own_files(tmp_path: Path) -> None:
+    """Role logging's forwarders (one rsyslog per log server) write their counters beside the
+    main rsyslog's file: their actions' suspensions are read; their direct main queue, whose
+    name is the main rsyslog's too, is not."""
+    stats = tmp_path / "rsyslog-stats.json"
+    main = [{"name": "main Q", "origin": "core.queue", "size": 5}]
+    forwarder = [
+        {"name": "cite_journal_logs01", "origin": "core.action", "suspended": 4},
+        {"name": "main Q", "origin": "core.queue", "size": 0},
+    ]
+    for path, records in (
+        (stats, main),
+        (tmp_path / "rsyslog-stats-journal-logs01.json", forwarder),
+    ):
+        lines = [f"Mon Nov 30 12:00:00 2026: {json.dumps(r)}" for r in records]
+        path.write_text("cut\n" + "\n".join(lines) + "\n", "utf-8")
+    (tmp_path / "rsyslog-stats-other.json").write_text(
+        "cut\n" + json.dumps({"name": "x", "origin": "core.action", "suspended": 9}) + "\n"
+    )
+    module = script(tmp_path, stats)
+    metrics = module.Metrics()
+    module.rsyslog(metrics)
+    text = "\n".join(metrics.lines)
+    assert 'cite_rsyslog_action_suspended_total{action="cite_journal_logs01"} 4' in text
+    assert 'cite_rsyslog_queue_size{queue="main Q"} 5' in text
+    assert 'action="x"' not in text
+
+
 def test_firewall_denials_per_source_tenant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

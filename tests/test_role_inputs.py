@@ -30,6 +30,7 @@ RENDERED = {
     "base_apt_mirror": "http://deb.debian.org/debian",
     "base_apt_security_mirror": "http://deb.debian.org/debian-security",
     "logging_tls_dir": "/etc/cite/pki",
+    "logging_servers": ["logs01"],
     "log_server_tls_dir": "/etc/cite/pki",
     "time_ntp_servers": ["10.210.1.13"],
     "time_serve_networks": ["10.210.0.0/24", "10.210.10.0/24"],
@@ -135,6 +136,7 @@ HOSTILE: dict[str, tuple[str, Any, str]] = {
         "has a directory that is not an absolute path",
     ),
     "unit-exec-space": ("log_server_root", "/srv/log -exec sh {} ;", "is not an absolute path"),
+    "forwarder-unit-path": ("logging_servers", ["../../etc/cron.d/x"], "is not an inventory name"),
     "rsyslog-quote": ("logging_stats_file", '/var/log/x" action(type="omprog', "is not an"),
     "chrony-allow-all": ("time_serve_networks", ["10.0.0.0/8\nallow all"], "is not an IP"),
     "audit-never": ("audit_privileged_commands", ["/usr/bin/sudo\n-A never,exit"], "path"),
@@ -317,6 +319,7 @@ LEGITIMATE: dict[str, Any] = {
     "monitoring_server_repeat_interval": "1h30m",
     "backup_client_schedule": "Mon..Fri *-*-* 01:30:00",
     "logging_journald_max_retention": "6month",
+    "logging_servers": ["logs01", "logs-02.salle_b"],
     "hardening_kernel_cmdline": ["mds=full,nosmt", "console=ttyS0,115200n8", "lsm=yama,apparmor"],
     "hardening_sysctl_extra": {
         "net.ipv4.ip_forward": 1,
