@@ -45,14 +45,23 @@ IMPSTATS = [
 ]
 
 
-def test_rsyslog_queues_suspensions_and_discards(tmp_path: Path) -> None:
-    stats = tmp_path / "rsyslog-stats.json"
-    lines = [f"Mon Nov 30 12:00:00 2026: {json.dumps(r)}" for r in IMPSTATS]
-    stats.write_text("first line may be cut\n" + "\n".join(lines) + "\n", "utf-8")
+def write_impstats(path: Path, records: list[dict[str, Any]]) -> None:
+    """impstats' file: a date, then each record as JSON; the first line read may be cut."""
+    lines = [f"Mon Nov 30 12:00:00 2026: {json.dumps(r)}" for r in records]
+    path.write_text("first line may be cut\n" + "\n".join(lines) + "\n", "utf-8")
+
+
+def rsyslog_metrics(tmp_path: Path, stats: Path) -> str:
     module = script(tmp_path, stats)
     metrics = module.Metrics()
     module.rsyslog(metrics)
-    text = "\n".join(metrics.lines)
+    return "\n".join(metrics.lines)
+
+
+def test_rsyslog_queues_suspensions_and_discards(tmp_path: Path) -> None:
+    stats = tmp_path / "rsyslog-stats.json"
+    write_impstats(stats, IMPSTATS)
+    text = rsyslog_metrics(tmp_path, stats)
     assert 'cite_rsyslog_queue_size{queue="cite_forward_logs01 queue"} 42' in text
     # The latest record of each action wins: 3, not 1.
     assert 'cite_rsyslog_action_suspended_total{action="cite_forward_logs01"} 3' in text
@@ -69,19 +78,13 @@ def test_the_journal_forwarders_suspensions_come_from_their_own_files(tmp_path: 
         {"name": "cite_journal_logs01", "origin": "core.action", "suspended": 4},
         {"name": "main Q", "origin": "core.queue", "size": 0},
     ]
-    for path, records in (
-        (stats, main),
-        (tmp_path / "rsyslog-stats-journal-logs01.json", forwarder),
-    ):
-        lines = [f"Mon Nov 30 12:00:00 2026: {json.dumps(r)}" for r in records]
-        path.write_text("cut\n" + "\n".join(lines) + "\n", "utf-8")
-    (tmp_path / "rsyslog-stats-other.json").write_text(
-        "cut\n" + json.dumps({"name": "x", "origin": "core.action", "suspended": 9}) + "\n"
+    write_impstats(stats, main)
+    write_impstats(tmp_path / "rsyslog-stats-journal-logs01.json", forwarder)
+    write_impstats(
+        tmp_path / "rsyslog-stats-other.json",
+        [{"name": "x", "origin": "core.action", "suspended": 9}],
     )
-    module = script(tmp_path, stats)
-    metrics = module.Metrics()
-    module.rsyslog(metrics)
-    text = "\n".join(metrics.lines)
+    text = rsyslog_metrics(tmp_path, stats)
     assert 'cite_rsyslog_action_suspended_total{action="cite_journal_logs01"} 4' in text
     assert 'cite_rsyslog_queue_size{queue="main Q"} 5' in text
     assert 'action="x"' not in text
