@@ -194,6 +194,15 @@ CASES: list[dict[str, Any]] = [
     case("LogServerNotHeard",
          {f'cite_rsyslog_action_suspended_total{{{SEL},action="fwd-logs01"}}': "3x30"},
          "20m", None),
+    # A long outage: suspended once (the count steps once), then waiting at every retry.
+    case("LogServerNotHeard",
+         {f'cite_rsyslog_action_suspended_total{{{SEL},action="fwd-logs01"}}': "0 1x40",
+          f'cite_rsyslog_action_suspended_seconds_total{{{SEL},action="fwd-logs01"}}': "0+60x40"},
+         "35m", with_tenant({"action": "fwd-logs01"}, "warning"),
+         "ville-web01: rsyslog action fwd-logs01 cannot reach its log server"),
+    case("LogServerNotHeard",
+         {f'cite_rsyslog_action_suspended_seconds_total{{{SEL},action="fwd-logs01"}}': "600x40"},
+         "35m", None),
     case("LogStoreOverQuota",
          {'cite_log_store_blocked{job="node",host="logs01",network="infra",store_network="ville"}':
           "1x30"},

@@ -38,7 +38,13 @@ def script(tmp_path: Path, stats: Path) -> ModuleType:
 
 IMPSTATS = [
     {"name": "cite_forward_logs01", "origin": "core.action", "processed": 10, "suspended": 1},
-    {"name": "cite_forward_logs01", "origin": "core.action", "processed": 12, "suspended": 3},
+    {
+        "name": "cite_forward_logs01",
+        "origin": "core.action",
+        "processed": 12,
+        "suspended": 3,
+        "suspended.duration": 120,
+    },
     {"name": "cite_forward_logs01 queue", "origin": "core.queue", "size": 42},
     {"name": "main Q", "origin": "core.queue", "size": 0},
     {"name": "cite_log_discarded", "origin": "dynstats.bucket", "values": {"bravo": 7}},
@@ -65,6 +71,7 @@ def test_rsyslog_queues_suspensions_and_discards(tmp_path: Path) -> None:
     assert 'cite_rsyslog_queue_size{queue="cite_forward_logs01 queue"} 42' in text
     # The latest record of each action wins: 3, not 1.
     assert 'cite_rsyslog_action_suspended_total{action="cite_forward_logs01"} 3' in text
+    assert 'cite_rsyslog_action_suspended_seconds_total{action="cite_forward_logs01"} 120' in text
     assert 'cite_rsyslog_dynstats_total{bucket="cite_log_discarded",key="bravo"} 7' in text
 
 
@@ -78,6 +85,9 @@ def test_the_journal_forwarders_suspensions_come_from_their_own_files(tmp_path: 
         {"name": "cite_journal_logs01", "origin": "core.action", "suspended": 4},
         {"name": "main Q", "origin": "core.queue", "size": 0},
     ]
+    # The forwarders' files are read even before the main rsyslog has written its own.
+    write_impstats(tmp_path / "rsyslog-stats-journal-logs01.json", forwarder)
+    assert 'action="cite_journal_logs01"} 4' in rsyslog_metrics(tmp_path, stats)
     write_impstats(stats, main)
     write_impstats(tmp_path / "rsyslog-stats-journal-logs01.json", forwarder)
     write_impstats(
