@@ -425,9 +425,10 @@ def test_a_log_file_deleted_by_hand_is_written_again() -> None:
     (path,) = wait_for(first)
     ok(SERVER, f"rm -f -- {path}")
     held = f"ls -l /proc/$(systemctl show -P MainPID rsyslog.service)/fd | grep -F {path}"
-    assert "(deleted)" in sh(SERVER, held).stdout  # rsyslog holds the deleted file
-    # The timer's next run (every 3 s here, log_server_quota_interval) signals rsyslog;
-    # what came in before it went to the deleted file (at most one interval's worth).
+    # rsyslog holds the deleted file until the timer's next run (every 3 s here,
+    # log_server_quota_interval) signals it; what came in before went to the deleted file
+    # (at most one interval's worth). Not asserted: on a loaded machine the run may come
+    # before this test looks (CI saw it once).
     said = f"signalled to reopen: {path} (deleted)"
     journal = "journalctl -u cite-log-quota.service --no-pager -n 200"
     traffic.until(lambda: said in ok(SERVER, journal), 60, "the quota job's reopen", every=2)
