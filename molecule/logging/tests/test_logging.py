@@ -233,17 +233,9 @@ def test_a_thousand_messages_logged_while_the_server_is_down_all_arrive_once() -
         assert during[-1] == during[-3], f"it sent while its server was down: {during[-3:]}"
     finally:
         ok(SERVER, "systemctl start syslog.socket rsyslog.service")
-    path = f"{STORE}/alpha/{ALPHA}/syslog-*.log"
-    deadline, numbers = time.monotonic() + 120, []
-    while time.monotonic() < deadline:
-        lines = sh(SERVER, f"cat {path} | grep -F 'run={run} '").stdout.splitlines()
-        numbers = [int(m.group(1)) for line in lines if (m := re.search(r"n=(\d+)$", line))]
-        if len(numbers) >= 1000:
-            break
-        time.sleep(2)
+    _arrived(run, 1000, seconds=120)
     time.sleep(3)  # anything duplicated would come now
-    lines = sh(SERVER, f"cat {path} | grep -F 'run={run} '").stdout.splitlines()
-    numbers = [int(m.group(1)) for line in lines if (m := re.search(r"n=(\d+)$", line))]
+    numbers = _numbers(run)
     missing = sorted(set(range(1, 1001)) - set(numbers))
     assert not missing, f"{len(missing)} lost, e.g. {missing[:10]}"
     assert len(numbers) == 1000, "some messages arrived twice"
@@ -253,6 +245,16 @@ def _numbers(run: str) -> list[int]:
     path = f"{STORE}/alpha/{ALPHA}/syslog-*.log"
     lines = sh(SERVER, f"cat {path} | grep -F 'run={run} '").stdout.splitlines()
     return [int(m.group(1)) for line in lines if (m := re.search(r"n=(\d+)$", line))]
+
+
+def _arrived(run: str, total: int, seconds: float) -> list[int]:
+    """The numbers of ``run``'s lines filed for alpha, once 1 to ``total`` are all there or
+    ``seconds`` have passed."""
+    deadline, numbers = time.monotonic() + seconds, _numbers(run)
+    while time.monotonic() < deadline and len(set(numbers)) < total:
+        time.sleep(2)
+        numbers = _numbers(run)
+    return numbers
 
 
 def crash(container: str) -> None:
@@ -286,10 +288,7 @@ def test_a_forwarder_killed_during_an_outage_loses_nothing() -> None:
         assert files_with(f"run={run}") == []
     finally:
         ok(SERVER, "systemctl start syslog.socket rsyslog.service")
-    deadline, numbers = time.monotonic() + 150, []
-    while time.monotonic() < deadline and len(set(numbers)) < total:
-        time.sleep(3)
-        numbers = _numbers(run)
+    _arrived(run, total, seconds=150)
     time.sleep(3)  # anything duplicated would come now
     numbers = _numbers(run)
     missing = sorted(set(range(1, total + 1)) - set(numbers))
@@ -314,10 +313,7 @@ def test_the_forwarder_resends_what_it_held_when_stopped_during_an_outage() -> N
     finally:
         ok(SERVER, "systemctl start syslog.socket rsyslog.service")
     assert "journal cursor moved" in ok(ALPHA, f"journalctl -q -u {FORWARDER} -n 30 -o cat")
-    deadline, numbers = time.monotonic() + 90, []
-    while time.monotonic() < deadline and len(set(numbers)) < total:
-        time.sleep(3)
-        numbers = _numbers(run)
+    numbers = _arrived(run, total, seconds=90)
     assert sorted(set(numbers)) == list(range(1, total + 1))
 
 
@@ -327,10 +323,7 @@ def test_a_crash_with_the_server_up_duplicates_at_most_the_replay() -> None:
     entries read since the cursor was saved (one, in this scenario)."""
     run, total = uuid.uuid4().hex[:12], 100
     ok(ALPHA, f'for i in $(seq 1 {total}); do logger -t cite-dup "run={run} n=$i"; done')
-    deadline, numbers = time.monotonic() + 60, []
-    while time.monotonic() < deadline and len(set(numbers)) < total:
-        time.sleep(2)
-        numbers = _numbers(run)
+    numbers = _arrived(run, total, seconds=60)
     assert sorted(numbers) == list(range(1, total + 1)), "not all arrived, or twice, before"
     crash(ALPHA)
     time.sleep(8)  # the forwarder is back (RestartSec) and has replayed
@@ -387,9 +380,8 @@ def test_a_tenant_that_floods_is_bounded_and_the_others_still_log() -> None:
         # Space freed (retention, or a sysadmin), even when a check above failed, until the
         # flood is over: bravo's forwarder sent no more than a few lines (marks, not the
         # flood's thousands) between its last two counters' records, both newer than the
-        # flood, and no flood line was filed since the
-        # last freeing (CI once saw the flood, still being read, refill the quota and block
-        # bravo again).
+        # flood, and no flood line was filed since the last freeing (CI once saw the flood,
+        # still being read, refill the quota and block bravo again).
         free = f"find {STORE}/bravo -type f -delete && systemctl start cite-log-quota.service"
         deadline = time.monotonic() + 300
         ok(SERVER, free)
