@@ -436,7 +436,10 @@ def key_material() -> list[str]:
 
 
 def sampling(container: str, needles: list[str], seconds: int) -> None:
-    """Start a sampler of every process's command line and environment in ``container``."""
+    """Start a sampler of every process's command line and environment in ``container``.
+    A sampler left by an interrupted run is stopped first: it would see the needles being
+    written below (in a shell's command line) and report them into this run's output."""
+    sh(container, "pkill -f '[/]run/sampler.py'; rm -f /run/sampler.out")
     ok(container, "cat > /run/needles <<'EOF'\n" + "\n".join(needles) + "\nEOF")
     ok(container, f"rm -f /run/sampler.stop && cat > /run/sampler.py <<'EOF'\n{SAMPLER}\nEOF")
     subprocess.run(
