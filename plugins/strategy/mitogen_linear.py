@@ -16,8 +16,8 @@ Two settings of Mitogen are changed before its strategy is loaded:
   destroy playbooks wait on them for ever). Mitogen supports such mixed plays: an action
   whose connection is not Mitogen's runs as Ansible runs it.
 
-Ansible still forks one worker process per task and host (about 2,300 in a converge of
-the lab), and what a worker learns dies with it. Two costs of those workers are moved to
+Ansible still forks one worker process per task and host (about 2,400 in a ``--check``
+of the lab), and what a worker learns dies with it. Two costs of those workers are moved to
 the controller's own process, once per run (``py-spy`` on a ``--check`` of the lab showed
 them; docs/figures.md):
 
