@@ -40,9 +40,9 @@ def why_it_failed(result: subprocess.CompletedProcess[str]) -> str:
     return "\n...\n".join([*shown, result.stdout[-1500:], result.stderr[-1500:]])
 
 
-def inventory_json(inventory: Path) -> dict[str, Any]:
+def inventory_json(inventory: Path, *extra: str) -> dict[str, Any]:
     """``ansible-inventory --list`` of an inventory: groups and (unrendered) host vars."""
-    result = run([str(BIN / "ansible-inventory"), "-i", str(inventory), "--list"])
+    result = run([str(BIN / "ansible-inventory"), "-i", str(inventory), "--list", *extra])
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

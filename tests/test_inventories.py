@@ -4,6 +4,7 @@ preflight, before any host is contacted; a fifth tenant is a data-only change.""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,34 @@ def test_shipped_inventory_is_consistent(name: str) -> None:
     assert found == []
     for tenant in TENANT_IDS:
         assert _groups(data)[tenant], f"{name}: tenant {tenant} has no host"
+
+
+def test_the_lab_reaches_containers_with_literals_and_ssh_hosts_by_their_group(
+    tmp_path: Path,
+) -> None:
+    """The lab's connection is chosen once, when the inventory is read (zz-over-ssh.yml):
+    a container's connection variables are literals, not templates Ansible would render
+    and compile for every task and host; `-e lab_connection=ssh` and the fleet's VMs go
+    over SSH (group lab_over_ssh)."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory" / "lab", inventory)
+    vm = {"site_address": "10.210.2.50", "fleet_hypervisor": "hv01"}
+    fleet = {"all": {"children": {"fleet_vms": {"hosts": {"ville-vm01": vm}}}}}
+    (inventory / "fleet.yml").write_text(yaml.safe_dump(fleet), "utf-8")
+    data = inventory_json(inventory)
+    assert _groups(data)["lab_over_ssh"] == ["ville-vm01"]
+    assert data["_meta"]["hostvars"]["ville-vm01"]["ansible_connection"] == "ssh"
+    container = data["_meta"]["hostvars"]["ville-web01"]
+    assert container["ansible_connection"] == "lab_podman"
+    assert container["ansible_user"] == "root"
+    for name, value in container.items():
+        if name.startswith("ansible_") and name != "ansible_host":
+            assert "{{" not in str(value), (name, value)
+    assert "ansible_become_password" not in container
+    every = inventory_json(inventory, "-e", "lab_connection=ssh")
+    assert _groups(every)["lab_over_ssh"] == _groups(every)["all"]
+    assert len(_groups(every)["all"]) > 10
+    assert every["_meta"]["hostvars"]["ville-web01"]["ansible_connection"] == "ssh"
 
 
 def test_preflight_accepts_the_lab_without_contacting_hosts(lab_copy: Path) -> None:
