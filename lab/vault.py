@@ -3,7 +3,7 @@ passphrase of the private CA's key (central logging's TLS), and the lab sysadmin
 password with its hash (a converge over SSH becomes root with it, as production does), and
 the credentials of the lab's simulated BMC (ipmi_sim).
 
-    python3 lab/vault.py FILE TENANT...
+    python3 lab/vault.py [--scratch] FILE TENANT...
 
 Used by lab/up.yml (inventory/lab/group_vars/all/vault.yml) and by Molecule scenarios:
 missing tenants get a new random passphrase; existing ones are never changed (a changed
@@ -11,17 +11,25 @@ passphrase would lock the repositories made with it, a changed CA passphrase wou
 CA's key; a changed password would be a change on every host). Prints "changed" or
 "unchanged".
 The vault password comes from lab/bin/vault-password (this checkout's, generated once).
+
+A FILE this password cannot open is refused, and left as it is, unless --scratch says its
+directory belongs to a throw-away run (a Molecule scenario's ephemeral directory, which
+Molecule empties only when a run ends). There it was left by a run that was killed, from
+another clone (with its own password): FILE is made anew, and the CA that run made with
+its passphrase (pki/ beside FILE, the pki role's pki_dir there) is removed with it.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import yaml
+from ansible.errors import AnsibleError
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +59,21 @@ def vault() -> VaultLib:
     return VaultLib([("lab", VaultSecret(password))])
 
 
-def ensure(path: Path, tenants: list[str]) -> bool:
+class Unreadable(Exception):
+    """The vault file exists and this checkout's password does not open it."""
+
+
+def ensure(path: Path, tenants: list[str], scratch: bool = False) -> bool:
     lib = vault()
     data: dict = {}
     if path.exists():
-        data = yaml.safe_load(lib.decrypt(path.read_bytes())) or {}
+        try:
+            data = yaml.safe_load(lib.decrypt(path.read_bytes())) or {}
+        except AnsibleError as error:
+            if not scratch:
+                message = f"{path}: this checkout's vault password does not open it"
+                raise Unreadable(message) from error
+            shutil.rmtree(path.parent / "pki", ignore_errors=True)
     passphrases = dict(data.get(KEY) or {})
     missing = [t for t in tenants if not passphrases.get(t)]
     if (
@@ -89,10 +107,22 @@ def ensure(path: Path, tenants: list[str]) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    scratch = argv[:1] == ["--scratch"]
+    argv = argv[1:] if scratch else argv
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    print("changed" if ensure(Path(argv[0]), argv[1:]) else "unchanged")
+    try:
+        changed = ensure(Path(argv[0]), argv[1:], scratch)
+    except Unreadable as error:
+        print(
+            f"lab/vault.py: {error} (lab/bin/vault-password, .cache/lab/vault-password). "
+            "Its secrets lock the lab's backups and CA: it is left as it is. Put back the "
+            "password that made it, or move the file away to start a new lab.",
+            file=sys.stderr,
+        )
+        return 1
+    print("changed" if changed else "unchanged")
     return 0
 
 

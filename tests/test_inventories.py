@@ -213,6 +213,36 @@ def test_lab_vault_keeps_passphrases_and_encrypts(tmp_path: Path) -> None:
     assert second_vault["vault_lab_sysadmin_password_hash"] == digest
 
 
+def test_lab_vault_refuses_a_vault_of_another_password_unless_scratch(tmp_path: Path) -> None:
+    """A vault this checkout's password cannot open holds secrets that lock backups and a
+    CA: refused by name and left as it is. In a Molecule scenario's ephemeral directory
+    (--scratch) it was left by a killed run of another clone: made anew, with the CA made
+    from it (a CI run once failed on such a leftover, 2026-12-02)."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    vault = tmp_path / "vault.yml"
+    other = VaultLib([("lab", VaultSecret(b"another clone's password"))])
+    vault.write_bytes(other.encrypt("vault_backup_passphrases: {ville: kept}\n", vault_id="lab"))
+    before = vault.read_bytes()
+    (tmp_path / "pki" / "inventory").mkdir(parents=True)
+    (tmp_path / "pki" / "inventory" / "ca.key").write_text("old", "utf-8")
+    (tmp_path / "inventory").mkdir()
+    refused = run([str(BIN / "python"), "lab/vault.py", str(vault), "ville"])
+    assert refused.returncode == 1
+    assert f"{vault}: this checkout's vault password does not open it" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert vault.read_bytes() == before
+    assert (tmp_path / "pki" / "inventory" / "ca.key").exists()
+    scratch = run([str(BIN / "python"), "lab/vault.py", "--scratch", str(vault), "ville"])
+    assert scratch.returncode == 0, scratch.stderr
+    assert scratch.stdout.strip() == "changed"
+    view = run([str(BIN / "ansible-vault"), "view", str(vault)])
+    assert view.returncode == 0, view.stderr
+    assert len(yaml.safe_load(view.stdout)["vault_backup_passphrases"]["ville"]) >= 40
+    assert not (tmp_path / "pki").exists()
+    assert (tmp_path / "inventory").is_dir()
+
+
 def crypt_verify(password: str, digest: str) -> bool:
     import warnings
 
