@@ -137,9 +137,14 @@ def test_preflight_refuses_a_firewall_opening_from_an_unknown_network(lab_copy: 
     assert "UNREACHABLE" not in out
 
 
-def test_preflight_refuses_missing_vault_passphrases(lab_copy: Path) -> None:
+# Over SSH too: the connection's become password comes from the vault, and the preflight
+# must still be the one to say what is missing.
+@pytest.mark.parametrize("extra", [(), ("-e", "lab_connection=ssh")], ids=["container", "ssh"])
+def test_preflight_refuses_missing_vault_passphrases(
+    lab_copy: Path, extra: tuple[str, ...]
+) -> None:
     (lab_copy / "group_vars" / "all" / "vault.yml").unlink()
-    rc, out = preflight(lab_copy)
+    rc, out = preflight(lab_copy, *extra)
     assert rc != 0
     assert (
         "no backup passphrase in Ansible Vault for tenant(s) "
