@@ -130,9 +130,16 @@ unit: setup $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanage
 # another clone on this machine, is removed first: the containers' names are the
 # machine's, not the clone's), bring it up and converge (make lab), then converge again,
 # --check, SSH and time checks from outside (tests/test_lab.py), then tear it down.
+# The lab tests in two passes: the read-only ones LAB_JOBS at a time (pytest-xdist, one
+# group per file, the --check a group of its own and first, files in their order: it keeps
+# one core busy while the others wait on timers, scrapes and logs), then those that change the lab (marker lab_alters:
+# a host stopped, a tenant added, the replica promoted) one at a time.
+LAB_JOBS ?= 2
 e2e: images no-lab
 	@$(MAKE) --no-print-directory lab
-	pytest -m lab --durations=8 tests
+	pytest -m "lab and not lab_alters" -n $(LAB_JOBS) --dist loadgroup --no-loadscope-reorder \
+	  --durations=8 tests
+	pytest -m "lab and lab_alters" --durations=8 tests
 	@$(MAKE) --no-print-directory lab-down
 
 # No lab left by an earlier run: make e2e keeps a failed lab for inspection, and the

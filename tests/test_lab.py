@@ -22,7 +22,8 @@ from compliance import summary
 from conftest import BIN, ROOT, inventory_json, run, why_it_failed
 from testkit import traffic
 
-pytestmark = pytest.mark.lab
+# Read-only: make e2e runs these beside the --check (its own xdist group), two at a time.
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab-ssh-time")]
 LAB = inventory_json(ROOT / "inventory" / "lab")["_meta"]["hostvars"]
 KEY = ROOT / ".cache" / "lab" / "id_ed25519"
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -47,6 +48,7 @@ def _recap(*extra: str) -> dict[str, tuple[int, int, int]]:
     return found
 
 
+@pytest.mark.xdist_group("check")
 def test_check_mode_on_a_converged_lab_reports_no_change() -> None:
     # The lab was converged by `make lab`; a --check run predicting no change on all nine
     # hosts is the site-wide idempotence check (each role's second converge is Molecule's).

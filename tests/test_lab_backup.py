@@ -15,7 +15,7 @@ import yaml
 from conftest import BIN, ROOT, inventory_json, run, why_it_failed
 from testkit import traffic
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("backup")]
 DATA = inventory_json(ROOT / "inventory" / "lab")
 LAB = DATA["_meta"]["hostvars"]
 PODMAN = str(ROOT / "lab" / "bin" / "podman")
@@ -40,6 +40,7 @@ def test_every_tenant_host_has_its_backup_timer() -> None:
         assert sh(host, "systemctl is-enabled cite-backup.timer").stdout.strip() == "enabled", host
 
 
+@pytest.mark.lab_alters  # a backup of each, borg's locks held: not beside the --check
 def test_restore_drill_passes_on_one_host_of_each_tenant() -> None:
     result = run(
         [
@@ -82,6 +83,7 @@ def _playbook(inventory: Path, *args: str) -> None:
     assert result.returncode == 0, why_it_failed(result)
 
 
+@pytest.mark.lab_alters
 def test_the_replica_alone_restores_after_the_primary_is_destroyed(tmp_path: Path) -> None:
     """The bad day of docs/bad-day.md (case 5), end to end: a host's repository is copied to
     the other room, destroyed on the primary, the replica is promoted to backup server,

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, inventory_json
 from testkit import traffic
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("logging")]
 DATA = inventory_json(ROOT / "inventory" / "lab")
 LAB = DATA["_meta"]["hostvars"]
 PODMAN = str(ROOT / "lab" / "bin" / "podman")

@@ -30,3 +30,17 @@ def test_a_left_lab_is_removed_before_the_scenarios_and_before_the_e2e() -> None
         assert down < start, (target, lines)
     lines = _planned("test")
     assert _first(lines, "lab/down.yml") < _first(lines, "tools/molecule-all"), lines
+
+
+def test_the_lab_tests_that_change_the_lab_run_alone_after_the_read_only_ones() -> None:
+    # The read-only lab tests run two at a time beside the --check; those that stop a host,
+    # add a tenant or promote the replica (marker lab_alters) would make it report changes
+    # or fail the tests beside them: they run after, one at a time.
+    lines = _planned("e2e")
+    read_only = _first(lines, '-m "lab and not lab_alters"')
+    alters = _first(lines, '-m "lab and lab_alters"')
+    down = next(i for i, line in enumerate(lines) if i > alters and "lab-down" in line)
+    assert _first(lines, "make --no-print-directory lab") < read_only < alters < down, lines
+    assert "-n " in lines[read_only], lines[read_only]
+    assert "--dist loadgroup" in lines[read_only], lines[read_only]
+    assert "-n " not in lines[alters], lines[alters]
