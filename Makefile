@@ -128,12 +128,13 @@ unit: setup $(TOOLS)/prometheus/usr/bin/promtool $(TOOLS)/prometheus-alertmanage
 
 # The lab end to end: from no lab at all (a lab left running by an interrupted run, or by
 # another clone on this machine, is removed first: the containers' names are the
-# machine's, not the clone's), bring it up and converge (make lab), then converge again,
-# --check, SSH and time checks from outside (tests/test_lab.py), then tear it down.
+# machine's, not the clone's), bring it up and converge (make lab), run the lab tests
+# (tests/test_lab*.py: --check, SSH, isolation, backups, logging, alerts), tear it down.
 # The lab tests in two passes: the read-only ones LAB_JOBS at a time (pytest-xdist, one
-# group per file, the --check a group of its own and first, files in their order: it keeps
-# one core busy while the others wait on timers, scrapes and logs), then those that change the lab (marker lab_alters:
-# a host stopped, a tenant added, the replica promoted) one at a time.
+# group per file, the --check a group of its own and first, files in their order: it
+# keeps one core busy while the others wait on timers, scrapes and logs), then those that
+# change the lab (marker lab_alters: a host stopped, a tenant added, the replica
+# promoted), one at a time.
 LAB_JOBS ?= 2
 e2e: images no-lab
 	@$(MAKE) --no-print-directory lab

@@ -50,8 +50,8 @@ def _recap(*extra: str) -> dict[str, tuple[int, int, int]]:
 
 @pytest.mark.xdist_group("check")
 def test_check_mode_on_a_converged_lab_reports_no_change() -> None:
-    # The lab was converged by `make lab`; a --check run predicting no change on all nine
-    # hosts is the site-wide idempotence check (each role's second converge is Molecule's).
+    # The lab was converged by `make lab`; a --check run predicting no change on every
+    # host is the site-wide idempotence check (each role's second converge is Molecule's).
     assert {h: c for h, (c, _, _) in _recap("--check").items() if c} == {}
 
 
