@@ -153,8 +153,11 @@ no-lab: setup
 	@tools/phase "No lab left from an earlier run (lab/down.yml)" ansible-playbook lab/down.yml
 
 # Scenarios run MOLECULE_JOBS at a time (each has its own containers and network): on two
-# cores, one converges while another waits on apt, sshd or a timer.
-MOLECULE_JOBS ?= 2
+# cores, one converges while another waits on apt, sshd, a backup or a timer. Two at a
+# time left the machine 70-88 % busy and took 814-836 s, the least two jobs can do
+# (the seven scenarios add up to 1,668 s); three at a time took 731 s, 95 % busy (CI,
+# 2026-12-02, docs/figures.md). Each scenario's own time grows (backup 462 s -> 647 s).
+MOLECULE_JOBS ?= 3
 molecule: images no-lab
 	@tools/phase "Molecule scenarios: $(SCENARIOS) ($(MOLECULE_JOBS) at a time)" \
 	  tools/molecule-all $(MOLECULE_JOBS) $(SCENARIOS)
