@@ -52,11 +52,9 @@ def test_the_lab_tests_that_change_the_lab_run_alone_after_the_read_only_ones() 
 def test_the_lab_teardown_kills_its_containers_without_waiting() -> None:
     # The router and the BMC simulator run `sleep infinity`, which ignores podman's stop
     # signal: without --time 0 each removal waited 10 s (lab/down.yml: 42.9 s, then 15.2 s).
+    module = "containers.podman.podman_container"
     play = yaml.safe_load((ROOT / "lab" / "down.yml").read_text("utf-8"))[0]
-    removals = [
-        task["containers.podman.podman_container"]
-        for task in play["tasks"]
-        if task.get("containers.podman.podman_container", {}).get("state") == "absent"
-    ]
+    assert play["module_defaults"][module]["delete_time"] == "0", play.get("module_defaults")
+    removals = [t[module] for t in play["tasks"] if t.get(module, {}).get("state") == "absent"]
     assert len(removals) == 3, removals
-    assert all(r.get("delete_time") == "0" for r in removals), removals
+    assert all(r.get("delete_time", "0") == "0" for r in removals), removals
